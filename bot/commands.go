@@ -1,0 +1,387 @@
+package bot
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"sewa/flows"
+	"sewa/store"
+)
+
+// Roles. A volunteer has one or more of the work roles; a coordinator may do
+// everything.
+const (
+	RoleCoordinator = "coordinator"
+	RoleCaller      = "caller"
+	RoleLogistics   = "logistics"
+	RoleTreasurer   = "treasurer"
+	RoleOutreach    = "outreach"
+)
+
+// WorkRoles are the roles a volunteer can be given.
+var WorkRoles = []string{RoleCaller, RoleLogistics, RoleTreasurer, RoleOutreach}
+
+const consoleChannel = "console"
+
+// command is one slash command: who may use it and what it does.
+type command struct {
+	name  string
+	roles []string // any of these; empty means everyone
+	help  string   // catalog key of its one-line description
+	run   func(h *handling, args string) error
+}
+
+// commands lists every command in the order /help shows them. Intake
+// commands (/request, /volunteer) come from the flows.
+func (h *handling) commands() []command {
+	cmds := []command{
+		{name: "start", help: "help_start", run: func(h *handling, _ string) error { return h.showMenu(false) }},
+		{name: "help", help: "help_help", run: func(h *handling, _ string) error { return h.cmdHelp() }},
+	}
+	for _, f := range h.r.flows.Flows {
+		if f.Intake == nil || f.Intake.Command == "" {
+			continue
+		}
+		id := f.ID
+		cmds = append(cmds, command{name: f.Intake.Command, roles: f.Intake.Roles, help: "",
+			run: func(h *handling, _ string) error { return h.startIntake(id) }})
+	}
+	return append(cmds,
+		command{name: "mystatus", help: "help_mystatus", run: (*handling).cmdMyStatus},
+		command{name: "cancel", help: "help_cancel", run: func(h *handling, _ string) error { return h.cmdCancel() }},
+		command{name: "lang", help: "help_lang", run: (*handling).cmdLang},
+		command{name: "status", roles: []string{RoleCoordinator}, help: "help_status", run: (*handling).cmdStatus},
+		command{name: "card", roles: []string{RoleCoordinator}, help: "help_card", run: (*handling).cmdCard},
+	)
+}
+
+func (h *handling) may(c command) bool {
+	if len(c.roles) == 0 || h.who.Has(RoleCoordinator) {
+		return true
+	}
+	return slices.ContainsFunc(c.roles, h.who.Has)
+}
+
+func (h *handling) command(name, args string) error {
+	for _, c := range h.commands() {
+		if c.name != name {
+			continue
+		}
+		if !h.may(c) {
+			return h.say("refused", "command", "/"+name, "who", h.rolesText(c.roles))
+		}
+		return c.run(h, args)
+	}
+	if err := h.say("unknown_command", "command", "/"+name); err != nil {
+		return err
+	}
+	return h.cmdHelp()
+}
+
+func (h *handling) rolesText(roles []string) string {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = h.catalog().Get(h.lang, "role_"+r)
+	}
+	return strings.Join(names, ", ")
+}
+
+func (h *handling) cmdHelp() error {
+	var b strings.Builder
+	b.WriteString(h.catalog().Get(h.lang, "help_title"))
+	for _, c := range h.commands() {
+		if !h.may(c) {
+			continue
+		}
+		desc := ""
+		if c.help != "" {
+			desc = h.catalog().Get(h.lang, c.help)
+		} else if f := h.intakeFlow(c.name); f != nil {
+			desc = f.Intake.Menu.In(h.lang)
+		}
+		fmt.Fprintf(&b, "\n/%s — %s", c.name, desc)
+	}
+	return h.send(Outgoing{Text: b.String()})
+}
+
+func (h *handling) intakeFlow(command string) *flows.Flow {
+	for _, f := range h.r.flows.Flows {
+		if f.Intake != nil && f.Intake.Command == command {
+			return f
+		}
+	}
+	return nil
+}
+
+// menuEntry ids: a flow id starts its intake; "mystatus" shows requests.
+const menuStatus = "mystatus"
+
+// showMenu opens the /start menu. greet says hello first, for someone who
+// wrote without a command.
+func (h *handling) showMenu(greet bool) error {
+	if h.st.Active() {
+		// Mid-conversation, a stray "hi" is answered by repeating the question.
+		return h.step(h.input(""))
+	}
+	h.st.Version++
+	h.st.Menu = nil
+	out := Outgoing{Text: h.catalog().Get(h.lang, "menu", "name", firstName(h.who.Name))}
+	if greet {
+		out.Text = h.catalog().Get(h.lang, "welcome") + "\n" + out.Text
+	}
+	for _, f := range h.r.flows.Flows {
+		if f.Intake == nil || !h.may(command{roles: f.Intake.Roles}) {
+			continue
+		}
+		h.st.Menu = append(h.st.Menu, f.ID)
+		out.Choices = append(out.Choices, Choice{Data: fmt.Sprintf("v%d:%s", h.st.Version, f.ID), Label: f.Intake.Menu.In(h.lang)})
+	}
+	h.st.Menu = append(h.st.Menu, menuStatus)
+	out.Choices = append(out.Choices, Choice{Data: fmt.Sprintf("v%d:%s", h.st.Version, menuStatus), Label: h.catalog().Get(h.lang, "menu_status")})
+	return h.send(out)
+}
+
+func firstName(name string) string {
+	f, _, _ := strings.Cut(strings.TrimSpace(name), " ")
+	return f
+}
+
+// menuPick answers the open menu by id (a press), number or label.
+func (h *handling) menuPick(answer string) error {
+	answer = strings.TrimSpace(answer)
+	pick := ""
+	if n, err := strconv.Atoi(strings.TrimSuffix(answer, ".")); err == nil && n >= 1 && n <= len(h.st.Menu) {
+		pick = h.st.Menu[n-1]
+	}
+	for _, id := range h.st.Menu {
+		if pick != "" {
+			break
+		}
+		if strings.EqualFold(answer, id) || strings.EqualFold(answer, h.menuLabel(id)) {
+			pick = id
+		}
+	}
+	if pick == "" {
+		return h.showMenu(false)
+	}
+	h.st.Menu = nil
+	if pick == menuStatus {
+		return h.cmdMyStatus("")
+	}
+	return h.startIntake(pick)
+}
+
+func (h *handling) menuLabel(id string) string {
+	if id == menuStatus {
+		return h.catalog().Get(h.lang, "menu_status")
+	}
+	if f := h.r.flows.Flow(id); f != nil && f.Intake != nil {
+		return f.Intake.Menu.In(h.lang)
+	}
+	return id
+}
+
+func (h *handling) startIntake(flowID string) error {
+	f := h.r.flows.Flow(flowID)
+	if f == nil || f.Intake == nil {
+		return fmt.Errorf("start %q: %w", flowID, errNoFlow)
+	}
+	if !h.who.Has(RoleCoordinator) {
+		open, err := h.tx.OpenCardsOf(h.who.ID, f.ID)
+		if err != nil {
+			return err
+		}
+		if len(open) > 0 {
+			h.st = state{Session: flows.Session{Version: h.st.Version}}
+			return h.say("already_open", "card", open[0].ID, "stage", h.stageStatus(open[0]))
+		}
+	}
+	sess, effs, err := flows.StartIntake(h.r.flows, f.ID, h.known())
+	if err != nil {
+		return err
+	}
+	sess.Version += h.st.Version // versions only grow, so old buttons stay stale
+	for i, e := range effs {
+		if a, ok := e.(flows.Ask); ok {
+			a.Version = sess.Version
+			effs[i] = a
+		}
+	}
+	h.st = state{Session: sess}
+	return h.apply(effs, nil)
+}
+
+func (h *handling) cmdCancel() error {
+	if !h.st.Active() && len(h.st.Menu) == 0 {
+		return h.say("nothing_to_cancel")
+	}
+	h.st = state{Session: flows.Session{Version: h.st.Version}}
+	return h.say("cancelled")
+}
+
+func (h *handling) cmdLang(args string) error {
+	lang := strings.ToLower(strings.TrimSpace(args))
+	switch lang {
+	case "hindi", "हिंदी", "हिन्दी":
+		lang = "hi"
+	case "english", "अंग्रेज़ी":
+		lang = "en"
+	}
+	if !slices.Contains(flows.Languages, lang) {
+		return h.say("lang_usage", "langs", strings.Join(flows.Languages, ", "))
+	}
+	h.who.Lang = lang
+	h.lang = lang
+	if err := h.tx.SaveContact(h.who); err != nil {
+		return err
+	}
+	if err := h.say("lang_set"); err != nil {
+		return err
+	}
+	if h.st.Active() {
+		return h.step(flows.Input{}) // the question again, in the new language
+	}
+	return nil
+}
+
+func (h *handling) cmdMyStatus(string) error {
+	cards, err := h.tx.CardsOf(h.who.ID, 5)
+	if err != nil {
+		return err
+	}
+	if len(cards) == 0 {
+		return h.say("mystatus_none")
+	}
+	var b strings.Builder
+	b.WriteString(h.catalog().Get(h.lang, "mystatus_title"))
+	for _, c := range cards {
+		fmt.Fprintf(&b, "\n%s: %s (%s)", c.ID, h.stageStatus(c), h.when(c.StageEntered))
+	}
+	return h.send(Outgoing{Text: b.String()})
+}
+
+func (h *handling) when(t time.Time) string {
+	return t.In(h.r.loc).Format("2 Jan 15:04")
+}
+
+func (h *handling) cmdStatus(args string) error {
+	counts, err := h.tx.StageCounts()
+	if err != nil {
+		return err
+	}
+	byStage := map[string]store.StageCount{}
+	for _, c := range counts {
+		byStage[c.Flow+"/"+c.Stage] = c
+	}
+	var b strings.Builder
+	b.WriteString(h.catalog().Get(h.lang, "status_title", "time", h.when(h.now)))
+	for _, f := range h.r.flows.Flows {
+		var parts []string
+		total := 0
+		for _, st := range f.Stages {
+			c, ok := byStage[f.ID+"/"+st.ID]
+			if !ok || st.Final {
+				continue
+			}
+			total += c.Open
+			part := fmt.Sprintf("%s %d", st.ID, c.Open)
+			if age := h.now.Sub(c.Oldest); age >= time.Hour {
+				part += " (" + h.catalog().Get(h.lang, "oldest", "age", shortAge(age)) + ")"
+			}
+			parts = append(parts, part)
+		}
+		line := "—"
+		if total > 0 {
+			line = strings.Join(parts, ", ")
+		}
+		fmt.Fprintf(&b, "\n%s (%s-): %s", f.Title.In(h.lang), f.Prefix, line)
+	}
+	return h.send(Outgoing{Text: b.String()})
+}
+
+// shortAge writes a duration the way people say it: 3h, 2d.
+func shortAge(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	}
+}
+
+func (h *handling) cmdCard(args string) error {
+	id := strings.ToUpper(strings.TrimSpace(args))
+	if id == "" {
+		return h.say("card_usage")
+	}
+	card, err := h.tx.Card(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return h.say("card_not_found", "card", id)
+	}
+	if err != nil {
+		return err
+	}
+	events, err := h.tx.Events(card.ID)
+	if err != nil {
+		return err
+	}
+	return h.send(Outgoing{Text: h.renderCard(card, events, h.who.Has(RoleCoordinator) || card.Assignee == h.who.ID)})
+}
+
+// piiFields are shown only to coordinators and the card's holder.
+var piiFields = []string{"name", "phone", "address", "donor_name", "donor_phone", "receipt_name", "receipt_address", "pan", "counterparty", "list_photo", "proof"}
+
+func (h *handling) renderCard(card *store.Card, events []store.Event, pii bool) string {
+	var b strings.Builder
+	f := h.r.flows.Flow(card.Flow)
+	title := card.Flow
+	if f != nil {
+		title = f.Title.In(h.lang)
+	}
+	fmt.Fprintf(&b, "%s · %s\n%s: %s", card.ID, title, h.catalog().Get(h.lang, "card_stage"), h.stageTitle(card, h.lang))
+	if card.Assignee != 0 {
+		if c, err := h.tx.ContactByID(card.Assignee); err == nil {
+			fmt.Fprintf(&b, "\n%s: %s", h.catalog().Get(h.lang, "card_holder"), c.Name)
+			if !card.LeaseUntil.IsZero() {
+				fmt.Fprintf(&b, " (%s %s)", h.catalog().Get(h.lang, "card_until"), h.when(card.LeaseUntil))
+			}
+		}
+	}
+	keys := make([]string, 0, len(card.Fields))
+	for k := range card.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := card.Fields[k]
+		if v == "" {
+			continue
+		}
+		if !pii && slices.Contains(piiFields, k) {
+			v = "•••"
+		}
+		fmt.Fprintf(&b, "\n  %s: %s", k, v)
+	}
+	b.WriteString("\n" + h.catalog().Get(h.lang, "card_history"))
+	for _, e := range events {
+		line := fmt.Sprintf("\n  %s %s", h.when(e.At), e.Actor)
+		switch {
+		case e.From == "" && e.To != "":
+			line += ": → " + e.To
+		case e.From != e.To:
+			line += ": " + e.From + " → " + e.To
+		}
+		if e.What != "" {
+			line += " · " + e.What
+		}
+		b.WriteString(line)
+	}
+	return b.String()
+}

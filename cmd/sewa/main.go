@@ -1,0 +1,168 @@
+// Command sewa runs the relief group's chat bot and its tools.
+//
+//	sewa                    run the bot (console channel when no token is set)
+//	sewa flows check FILE   check a flow file
+//
+// Every behaviour is one hop from here: the store (sewa/store), the flows and
+// their engine (sewa/flows), the runtime (sewa/bot) and one package per
+// channel (sewa/bot/console, …).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"sewa/bot"
+	"sewa/bot/console"
+	"sewa/flows"
+	"sewa/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit codes: 1 for a failure while running, 2 for a problem with how Sewa
+// was started (configuration, a bad token, a bad flow file).
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "flows":
+			return flowsCmd(args[1:], stdout, stderr)
+		case "help", "-h", "--help":
+			fmt.Fprint(stdout, usage)
+			return 0
+		}
+	}
+	cfg, problems, err := loadConfig(args, getenv)
+	if err != nil {
+		return exitUsage
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, "sewa:", p)
+		}
+		return exitUsage
+	}
+	log := newLogger(cfg, stderr)
+	set, err := loadFlows(cfg.FlowsFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "sewa: flows: %v\n", err)
+		return exitUsage
+	}
+	st, err := store.Open(ctx, cfg.DB)
+	if err != nil {
+		fmt.Fprintf(stderr, "sewa: %v\n", err)
+		return exitUsage
+	}
+	defer st.Close()
+
+	opts := []bot.Option{bot.WithLogger(log), bot.WithLang(cfg.Lang), bot.WithLocation(cfg.TZ), bot.WithCoordinators(cfg.Coordinators...)}
+	channels := 0
+	useConsole := cfg.Console == "1" || cfg.Console == "auto" && cfg.TelegramTok == "" && !cfg.WhatsApp
+	if useConsole {
+		tty := isTerminal(stdin)
+		opts = append(opts, bot.WithChannel(console.New(stdin, stdout, console.WithPrompt(tty))))
+		channels++
+		fmt.Fprintf(stdout, "Sewa is running in this terminal (console channel, data in %s). Type /start; /as NAME switches who is speaking; Ctrl-D stops.\n"+
+			"To serve Telegram set TELEGRAM_TOKEN; for WhatsApp run `sewa whatsapp link` and set SEWA_WHATSAPP=1.\n", cfg.DB)
+	}
+	if channels == 0 {
+		fmt.Fprintln(stderr, "sewa: no channel to run: set TELEGRAM_TOKEN, or SEWA_WHATSAPP=1, or SEWA_CONSOLE=1")
+		return exitUsage
+	}
+	rt := bot.New(st, set, opts...)
+	if err := rt.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("stopped", "err", err)
+		return exitFailure
+	}
+	return 0
+}
+
+const usage = `sewa runs the relief group's chat bot.
+
+  sewa                    run the bot (console in this terminal when no TELEGRAM_TOKEN)
+  sewa flows check FILE   check a flow file and print each problem with its line
+  sewa flows show         print the built-in flow file (a start for your own)
+
+Configuration is by environment (flags override): SEWA_DB, TELEGRAM_TOKEN,
+TELEGRAM_API_URL, SEWA_WHATSAPP, SEWA_CONSOLE, SEWA_COORDINATORS, SEWA_HTTP,
+SEWA_SMS_TOKEN, SEWA_TZ, SEWA_FLOWS, SEWA_LANG, SEWA_LOG. See README.md.
+`
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	if cfg.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	level := slog.LevelInfo
+	if cfg.TelegramTok == "" && !cfg.WhatsApp {
+		// On the console the chat and the log share a terminal: only
+		// trouble is worth interrupting the conversation for.
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func loadFlows(path string) (*flows.Set, error) {
+	if path == "" {
+		return flows.Default(bot.ActionNames())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return flows.Load(data, bot.ActionNames())
+}
+
+func flowsCmd(args []string, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) == 2 && args[0] == "check":
+		data, err := os.ReadFile(args[1])
+		if err != nil {
+			fmt.Fprintf(stderr, "sewa flows check: %v\n", err)
+			return exitUsage
+		}
+		if _, err := flows.Load(data, bot.ActionNames()); err != nil {
+			var ps flows.Problems
+			if errors.As(err, &ps) {
+				for _, p := range ps {
+					fmt.Fprintf(stdout, "%s:%s\n", args[1], p)
+				}
+				fmt.Fprintf(stdout, "%d problem(s)\n", len(ps))
+				return exitFailure
+			}
+			fmt.Fprintf(stderr, "sewa flows check: %v\n", err)
+			return exitFailure
+		}
+		fmt.Fprintf(stdout, "%s: ok\n", args[1])
+		return 0
+	case len(args) == 1 && args[0] == "show":
+		stdout.Write(flows.DefaultYAML())
+		return 0
+	}
+	fmt.Fprintln(stderr, "usage: sewa flows check FILE | sewa flows show")
+	return exitUsage
+}
+
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
