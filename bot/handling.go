@@ -392,7 +392,12 @@ func (h *handling) say(key string, args ...any) error {
 	return h.send(Outgoing{Text: h.catalog().Get(h.lang, key, args...)})
 }
 
-func (h *handling) send(out Outgoing) error { return h.sendTo(h.who, out) }
+func (h *handling) send(out Outgoing) error {
+	if h.who == nil {
+		return errors.New("send without a sender: a system job must use sendTo")
+	}
+	return h.sendTo(h.who, out)
+}
 
 func (h *handling) sendTo(c *store.Contact, out Outgoing) error {
 	if !c.Blocked.IsZero() {

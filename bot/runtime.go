@@ -106,6 +106,8 @@ func (r *Runtime) Run(ctx context.Context) error {
 			r.sendLoop(ctx, ch)
 		}()
 	}
+	stopScheduler := r.startScheduler(ctx)
+	defer stopScheduler()
 	// The first channel to stop (console at end of input, or a failure)
 	// stops the bot; the others get a clean shutdown.
 	err := <-errs
