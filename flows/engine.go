@@ -240,8 +240,8 @@ func finishStage(f *Flow, st *Stage, card Card, s Session, now time.Time) (Card,
 		}
 		from := card.Stage
 		card.Stage = r.To
+		effs = append(effs, Move{Card: card.ID, From: from, To: r.To, At: now})
 		effs = append(effs, enter(f, card.ID, r.To, now)...)
-		effs = append(effs[:len(effs):len(effs)], Move{Card: card.ID, From: from, To: r.To, At: now})
 		next := f.Stage(r.To)
 		// A system stage with only unconditional routes and no actions is a
 		// pass-through; keep going. Anything else waits in its queue.

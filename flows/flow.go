@@ -35,7 +35,7 @@ type Flow struct {
 	Intake *Intake  `yaml:"intake"`
 	Stages []*Stage `yaml:"stages"`
 
-	line int
+	keyLines
 }
 
 // Intake is the conversation that creates a card of the flow.
@@ -47,7 +47,7 @@ type Intake struct {
 	Done      Text        `yaml:"done"` // told when the card exists; {card} is its id
 	To        string      `yaml:"to"`   // the stage the new card enters
 
-	line int
+	keyLines
 }
 
 // Stage is one column of the board. A stage worked by people is a queue.
@@ -64,7 +64,7 @@ type Stage struct {
 	Routes     []*Route    `yaml:"routes"`
 	OnEnter    []string    `yaml:"on_enter"` // actions run when a card enters
 
-	line int
+	keyLines
 }
 
 // Question is one thing the engine asks and validates.
@@ -79,7 +79,7 @@ type Question struct {
 	Choices  []*Option `yaml:"choices"`
 	Skip     string    `yaml:"skip_if_known"` // a contact fact ("phone") that answers it already
 
-	line int
+	keyLines
 }
 
 // Option is one answer of a choice question.
@@ -96,7 +96,7 @@ type Route struct {
 	Tell   Text     `yaml:"tell"`   // told to the card's requester
 	Notify string   `yaml:"notify"` // a role to notify
 
-	line int
+	keyLines
 }
 
 // Question types.

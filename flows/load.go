@@ -101,10 +101,12 @@ func yamlProblem(err error) Problem {
 // decodeStrict decodes n into v (a pointer to a struct alias) after refusing
 // keys the struct does not have, so a typo in a flow file is reported rather
 // than silently ignored.
-func decodeStrict(n *yaml.Node, what string, v any) error {
+func decodeStrict(n *yaml.Node, what string, v any, lines *keyLines) error {
 	if n.Kind != yaml.MappingNode {
 		return fmt.Errorf("line %d: %s must be a mapping of keys", n.Line, what)
 	}
+	lines.line = n.Line
+	lines.keys = map[string]int{}
 	known := map[string]bool{}
 	t := reflect.TypeOf(v).Elem()
 	for i := range t.NumField() {
@@ -114,6 +116,7 @@ func decodeStrict(n *yaml.Node, what string, v any) error {
 	}
 	for i := 0; i < len(n.Content); i += 2 {
 		k := n.Content[i]
+		lines.keys[k.Value] = k.Line
 		if !known[k.Value] {
 			names := make([]string, 0, len(known))
 			for name := range known {
@@ -128,32 +131,42 @@ func decodeStrict(n *yaml.Node, what string, v any) error {
 
 func (f *Flow) UnmarshalYAML(n *yaml.Node) error {
 	type raw Flow
-	f.line = n.Line
-	return decodeStrict(n, "flow", (*raw)(f))
+	return decodeStrict(n, "flow", (*raw)(f), &f.keyLines)
 }
 
 func (in *Intake) UnmarshalYAML(n *yaml.Node) error {
 	type raw Intake
-	in.line = n.Line
-	return decodeStrict(n, "intake", (*raw)(in))
+	return decodeStrict(n, "intake", (*raw)(in), &in.keyLines)
 }
 
 func (s *Stage) UnmarshalYAML(n *yaml.Node) error {
 	type raw Stage
-	s.line = n.Line
-	return decodeStrict(n, "stage", (*raw)(s))
+	return decodeStrict(n, "stage", (*raw)(s), &s.keyLines)
 }
 
 func (q *Question) UnmarshalYAML(n *yaml.Node) error {
 	type raw Question
-	q.line = n.Line
-	return decodeStrict(n, "question", (*raw)(q))
+	return decodeStrict(n, "question", (*raw)(q), &q.keyLines)
 }
 
 func (r *Route) UnmarshalYAML(n *yaml.Node) error {
 	type raw Route
-	r.line = n.Line
-	return decodeStrict(n, "route", (*raw)(r))
+	return decodeStrict(n, "route", (*raw)(r), &r.keyLines)
+}
+
+// keyLines remembers where a mapping and each of its keys were, so a
+// problem points at the line to edit.
+type keyLines struct {
+	line int
+	keys map[string]int
+}
+
+// at returns the line of key, or of the mapping when the key is absent.
+func (k keyLines) at(key string) int {
+	if l, ok := k.keys[key]; ok {
+		return l
+	}
+	return k.line
 }
 
 type checker struct {
@@ -244,7 +257,7 @@ func (c *checker) flow(f *Flow, where string) {
 			c.add(st.line, sw, "has no routes: say where the card goes next (or final: true)")
 		}
 		c.questions(st.line, sw, st.Questions)
-		c.actionNames(st.line, sw, st.OnEnter)
+		c.actionNames(st.at("on_enter"), sw, st.OnEnter)
 	}
 	if finals == 0 {
 		c.add(f.line, where, "needs at least one stage with final: true")
@@ -257,10 +270,10 @@ func (c *checker) flow(f *Flow, where string) {
 		for i, r := range st.Routes {
 			rw := fmt.Sprintf("%s › route %d", sw, i+1)
 			if !seen[r.To] {
-				c.add(r.line, rw, "goes to unknown stage %q (stages: %s)", r.To, strings.Join(f.StageNames(), ", "))
+				c.add(r.at("to"), rw, "goes to unknown stage %q (stages: %s)", r.To, strings.Join(f.StageNames(), ", "))
 			}
-			c.condition(r.line, rw, r.When, st.Questions, len(st.Questions))
-			c.actionNames(r.line, rw, r.Do)
+			c.condition(r.at("when"), rw, r.When, st.Questions, len(st.Questions))
+			c.actionNames(r.at("do"), rw, r.Do)
 			if len(r.Tell) > 0 {
 				c.text(r.line, rw, "tell", r.Tell)
 			}
@@ -308,7 +321,7 @@ func (c *checker) questions(line int, where string, qs []*Question) {
 		seen[q.ID] = true
 		c.text(q.line, qw, "ask", q.Ask)
 		if !slices.Contains(questionTypes, q.Type) {
-			c.add(q.line, qw, "unknown type %q (types: %s)", q.Type, strings.Join(questionTypes, ", "))
+			c.add(q.at("type"), qw, "unknown type %q (types: %s)", q.Type, strings.Join(questionTypes, ", "))
 		}
 		if q.Type == TypeChoice {
 			if len(q.Choices) < 2 {
@@ -327,7 +340,7 @@ func (c *checker) questions(line int, where string, qs []*Question) {
 			c.add(q.line, qw, "only a choice question has choices")
 		}
 		if q.Min != nil && q.Max != nil && *q.Min > *q.Max {
-			c.add(q.line, qw, "min %d is more than max %d", *q.Min, *q.Max)
+			c.add(q.at("min"), qw, "min %d is more than max %d", *q.Min, *q.Max)
 		}
 		if (q.Min != nil || q.Max != nil) && q.Type != TypeNumber {
 			c.add(q.line, qw, "min and max apply to number questions only")
@@ -335,7 +348,7 @@ func (c *checker) questions(line int, where string, qs []*Question) {
 		if q.Skip != "" && q.Skip != "phone" && q.Skip != "name" {
 			c.add(q.line, qw, "skip_if_known can be phone or name, not %q", q.Skip)
 		}
-		c.condition(q.line, qw, q.When, qs, i)
+		c.condition(q.at("when"), qw, q.When, qs, i)
 	}
 }
 

@@ -84,6 +84,13 @@ func migrationNames() ([]string, error) {
 		names = append(names, e.Name())
 	}
 	sort.Strings(names)
+	// The version is the count of files applied, so the numbers must run
+	// 0001, 0002, … without a gap or a twin.
+	for i, name := range names {
+		if want := fmt.Sprintf("%04d_", i+1); !strings.HasPrefix(name, want) {
+			return nil, fmt.Errorf("migration %s: expected a name starting %s", name, want)
+		}
+	}
 	return names, nil
 }
 
