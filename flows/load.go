@@ -342,7 +342,7 @@ func (c *checker) questions(line int, where string, qs []*Question) {
 		if q.Min != nil && q.Max != nil && *q.Min > *q.Max {
 			c.add(q.at("min"), qw, "min %d is more than max %d", *q.Min, *q.Max)
 		}
-		if (q.Min != nil || q.Max != nil) && q.Type != TypeNumber {
+		if (q.Min != nil || q.Max != nil) && q.Type != TypeNumber && slices.Contains(questionTypes, q.Type) {
 			c.add(q.line, qw, "min and max apply to number questions only")
 		}
 		if q.Skip != "" && q.Skip != "phone" && q.Skip != "name" {

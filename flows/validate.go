@@ -26,7 +26,7 @@ func Validate(q *Question, in Input) (string, *Msg) {
 	if !utf8.ValidString(text) {
 		return "", &Msg{Key: "bad_text"}
 	}
-	if q.Optional && in.Choice == "skip" || q.Optional && in.Choice == "" && len(in.Photos) == 0 && isOneOf(text, skipWords) && q.Type != TypeYesNo {
+	if q.Optional && in.Choice == "skip" || q.Optional && in.Choice == "" && len(in.Photos) == 0 && (isOneOf(text, skipWords) && q.Type != TypeYesNo || text == strconv.Itoa(skipNumber(q))) {
 		return "", nil
 	}
 	switch q.Type {
@@ -84,6 +84,20 @@ func Validate(q *Question, in Input) (string, *Msg) {
 		return "", &Msg{Key: "want_pan"}
 	}
 	return "", &Msg{Key: "want_text"}
+}
+
+// skipNumber is the number the Skip choice gets on channels that number
+// choices: it comes after the question's own choices.
+func skipNumber(q *Question) int {
+	switch q.Type {
+	case TypeChoice:
+		return len(q.Choices) + 1
+	case TypeYesNo:
+		return 3
+	case TypeNumber:
+		return -1 // "1" is an answer here; skip by word or button
+	}
+	return 1
 }
 
 func validateNumber(q *Question, text string) (string, *Msg) {
