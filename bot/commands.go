@@ -269,4 +269,3 @@ func (h *handling) cmdMyStatus(string) error {
 func (h *handling) when(t time.Time) string {
 	return t.In(h.r.loc).Format("2 Jan 15:04")
 }
-

@@ -26,6 +26,7 @@ type Runtime struct {
 	coordinators map[string]bool // contact keys: "tg:123", "console:asha"
 	channels     map[string]Channel
 	actions      map[string]Action
+	httpAddr     string
 
 	mu       sync.Mutex
 	wake     map[string]chan struct{} // per channel: the outbox has something new
@@ -88,7 +89,7 @@ func New(st *store.Store, fs *flows.Set, opts ...Option) *Runtime {
 func (r *Runtime) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 2*len(r.channels))
+	errs := make(chan error, 2*len(r.channels)+1)
 	var wg sync.WaitGroup
 	for _, ch := range r.channels {
 		wg.Add(2)
@@ -108,6 +109,15 @@ func (r *Runtime) Run(ctx context.Context) error {
 	}
 	stopScheduler := r.startScheduler(ctx)
 	defer stopScheduler()
+	if r.httpAddr != "" && r.httpAddr != "off" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.serveHTTP(ctx); err != nil {
+				errs <- err
+			}
+		}()
+	}
 	// The first channel to stop (console at end of input, or a failure)
 	// stops the bot; the others get a clean shutdown.
 	err := <-errs

@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -103,3 +104,21 @@ func (panicky) Name() string                                       { return "boo
 func (panicky) Caps() bot.Caps                                     { panic("caps exploded") }
 func (panicky) Receive(ctx context.Context, _ bot.Inbox) error     { <-ctx.Done(); return nil }
 func (panicky) Send(context.Context, bot.Outgoing) (string, error) { return "", nil }
+
+func TestHealthAndReady(t *testing.T) {
+	w := newWorld(t)
+	h := w.rt.Handler()
+	for _, path := range []string{"/healthz", "/readyz"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != 200 {
+			t.Errorf("%s = %d %s", path, rec.Code, rec.Body)
+		}
+	}
+	w.st.Close()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "database") {
+		t.Errorf("readyz with a closed database = %d %s", rec.Code, rec.Body)
+	}
+}

@@ -68,40 +68,55 @@ func (s *Store) Close() error { return s.db.Close() }
 // DB exposes the handle for read-only reports and tests.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// Latest is the schema version this program writes.
+// Latest is the schema version this program writes: the number of its
+// newest migration.
 func Latest() int {
-	names, _ := migrationNames()
-	return len(names)
+	ms, _ := migrationFiles()
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
 }
 
-func migrationNames() ([]string, error) {
+type migration struct {
+	version int
+	name    string
+}
+
+// migrationFiles lists the embedded migrations in order. Each file is named
+// NNNN_what.sql; the number is the schema version it brings.
+func migrationFiles() ([]migration, error) {
 	entries, err := migrations.ReadDir("migrations")
 	if err != nil {
 		return nil, err
 	}
-	var names []string
+	var out []migration
 	for _, e := range entries {
-		names = append(names, e.Name())
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must start with its number, e.g. 0002_", e.Name())
+		}
+		out = append(out, migration{version: v, name: e.Name()})
 	}
-	sort.Strings(names)
-	// The version is the count of files applied, so the numbers must run
-	// 0001, 0002, … without a gap or a twin.
-	for i, name := range names {
-		if want := fmt.Sprintf("%04d_", i+1); !strings.HasPrefix(name, want) {
-			return nil, fmt.Errorf("migration %s: expected a name starting %s", name, want)
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	for i := 1; i < len(out); i++ {
+		if out[i].version == out[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s have the same number", out[i-1].name, out[i].name)
 		}
 	}
-	return names, nil
+	return out, nil
 }
 
 func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("schema_version: %w", err)
 	}
-	names, err := migrationNames()
+	files, err := migrationFiles()
 	if err != nil {
 		return err
 	}
+	latest := Latest()
 	return s.Tx(ctx, func(tx *Tx) error {
 		var current int
 		err := tx.tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&current)
@@ -112,19 +127,22 @@ func (s *Store) migrate(ctx context.Context) error {
 		} else if err != nil {
 			return err
 		}
-		if current > len(names) {
-			return fmt.Errorf("%w: the file is at version %d, this sewa knows up to %d; run a newer sewa", ErrNewerSchema, current, len(names))
+		if current > latest {
+			return fmt.Errorf("%w: the file is at version %d, this sewa knows up to %d; run a newer sewa", ErrNewerSchema, current, latest)
 		}
-		for i := current; i < len(names); i++ {
-			body, err := migrations.ReadFile("migrations/" + names[i])
+		for _, m := range files {
+			if m.version <= current {
+				continue
+			}
+			body, err := migrations.ReadFile("migrations/" + m.name)
 			if err != nil {
 				return err
 			}
 			if _, err := tx.tx.ExecContext(ctx, string(body)); err != nil {
-				return fmt.Errorf("migration %s: %w", names[i], err)
+				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
 		}
-		_, err = tx.tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(names))
+		_, err = tx.tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, latest)
 		return err
 	})
 }
