@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	defer st.Close()
 
-	opts := []bot.Option{bot.WithLogger(log), bot.WithLang(cfg.Lang), bot.WithLocation(cfg.TZ), bot.WithCoordinators(cfg.Coordinators...)}
+	opts := []bot.Option{bot.WithLogger(log), bot.WithLang(cfg.Lang), bot.WithLocation(cfg.TZ), bot.WithCoordinators(cfg.Coordinators...), bot.WithHTTP(cfg.HTTP)}
 	channels := 0
 	useConsole := cfg.Console == "1" || cfg.Console == "auto" && cfg.TelegramTok == "" && !cfg.WhatsApp
 	if useConsole {
