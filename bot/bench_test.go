@@ -1,0 +1,95 @@
+package bot_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"sewa/bot"
+	"sewa/bot/console"
+	"sewa/flows"
+	"sewa/store"
+)
+
+// quietChannel is a console that never sends: the benchmark measures the
+// inbound path alone.
+type quietChannel struct{ bot.Channel }
+
+func (quietChannel) Name() string   { return console.Name }
+func (quietChannel) Caps() bot.Caps { return bot.Caps{} }
+
+// BenchmarkInbound measures one inbound text message → engine step →
+// committed transaction (inbound id, contact, session, card/event, outbox),
+// one transaction per message, on a real file with WAL and synchronous=FULL,
+// and reports beside it the raw rate of as many durable single-row inserts
+// into the same kind of database: the physical limit.
+func BenchmarkInbound(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	st, err := store.Open(ctx, filepath.Join(dir, "sewa.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	set, err := flows.Default(bot.ActionNames())
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt := bot.New(st, set, bot.WithChannel(quietChannel{}), bot.WithClock(bot.NewFixedClock(time.Now())))
+	// Each chat walks the request intake; 50 chats take turns.
+	script := []string{"/request", "Asha", "9812345678", "Okhla", "1", "4", "skip", "skip"}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		chat := i % 50
+		round := i / 50
+		m := bot.Message{Channel: console.Name, ExternalID: fmt.Sprint(i), User: fmt.Sprint("u", chat, "-", round/len(script)),
+			Text: script[round%len(script)]}
+		t0 := time.Now()
+		if err := rt.Accept(ctx, []bot.Message{m}, nil); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	elapsed := b.Elapsed()
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	raw := rawInserts(b, filepath.Join(dir, "raw.db"), b.N)
+	b.ReportMetric(raw, "raw-inserts/s")
+	b.ReportMetric(float64(b.N)/elapsed.Seconds()/raw, "x-raw")
+}
+
+// rawInserts times n durable single-row insert transactions.
+func rawInserts(b *testing.B, path string, n int) float64 {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now()
+	for i := range n {
+		tx, err := db.Begin()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tx.Exec(`INSERT INTO t (v) VALUES (?)`, fmt.Sprint("row ", i)); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return float64(n) / time.Since(t0).Seconds()
+}
