@@ -159,16 +159,6 @@ func (f *Flow) Stage(id string) *Stage {
 	return nil
 }
 
-// Question returns the question with the given id, or nil.
-func questionByID(qs []*Question, id string) *Question {
-	for _, q := range qs {
-		if q.ID == id {
-			return q
-		}
-	}
-	return nil
-}
-
 // StageNames lists the stage ids of f in order, for messages.
 func (f *Flow) StageNames() []string {
 	names := make([]string, len(f.Stages))

@@ -231,18 +231,8 @@ func normalise(s string) string {
 	})
 }
 
-// panAnswer is replaced by ValidPAN once money.go lands.
+// panAnswer accepts a PAN typed with spaces ("abcde 1234 f") and checks it
+// with ValidPAN.
 func panAnswer(s string) (string, bool) {
-	p := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(s), " ", ""))
-	if len(p) != 10 {
-		return "", false
-	}
-	for i, r := range p {
-		letter := r >= 'A' && r <= 'Z'
-		digit := r >= '0' && r <= '9'
-		if (i < 5 || i == 9) && !letter || i >= 5 && i < 9 && !digit {
-			return "", false
-		}
-	}
-	return p, true
+	return ValidPAN(strings.Join(strings.Fields(s), ""))
 }
