@@ -122,3 +122,24 @@ func TestHealthAndReady(t *testing.T) {
 		t.Errorf("readyz with a closed database = %d %s", rec.Code, rec.Body)
 	}
 }
+
+func TestAlertCoordinatorsSkipsTheFailingChannel(t *testing.T) {
+	w := newWorld(t)
+	w.say("organiser", "/help") // the first console person: a coordinator
+	w.say("asha", "/help")      // not a coordinator
+	ctx := context.Background()
+	if err := w.rt.AlertCoordinators(ctx, "WhatsApp was logged out", "wa"); err != nil {
+		t.Fatal(err)
+	}
+	w.rt.Flush(ctx, console.Name)
+	out := w.out.String()
+	if !strings.Contains(out, "→ organiser: ⚠ WhatsApp was logged out") || strings.Contains(out, "→ asha") {
+		t.Fatalf("alert went to:\n%s", out)
+	}
+	w.out.Reset()
+	w.rt.AlertCoordinators(ctx, "console is broken", "console")
+	w.rt.Flush(ctx, console.Name)
+	if w.out.Len() != 0 {
+		t.Fatalf("alert sent on the excepted channel: %s", w.out.String())
+	}
+}

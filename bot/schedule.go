@@ -22,7 +22,7 @@ type job struct {
 }
 
 func (r *Runtime) jobs() []job {
-	return slices.Concat(r.workJobs(), r.boardJobs())
+	return slices.Concat(r.workJobs(), r.boardJobs(), r.webJobs())
 }
 
 // Tick runs every job once at the runtime clock's now. The scheduler calls
@@ -71,4 +71,24 @@ func (r *Runtime) asSystem(ctx context.Context, now time.Time, fn func(h *handli
 		r.poke(name)
 	}
 	return nil
+}
+
+// AlertCoordinators tells every coordinator, except on the channels named
+// (the one that is failing), something an operator must act on.
+func (r *Runtime) AlertCoordinators(ctx context.Context, text string, except ...string) error {
+	return r.asSystem(ctx, r.clock.Now(), func(h *handling) error {
+		people, err := h.tx.ContactsWithRole(RoleCoordinator)
+		if err != nil {
+			return err
+		}
+		for _, p := range people {
+			if slices.Contains(except, p.Channel) {
+				continue
+			}
+			if err := h.sendTo(p, Outgoing{Text: "⚠ " + text}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
