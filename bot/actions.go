@@ -20,6 +20,7 @@ func defaultActions() map[string]Action {
 		"reserve_stock":   reserveStock,
 		"grant_roles":     grantRoles,
 		"create_outreach": createOutreach,
+		"make_receipt":    makeReceipt,
 	}
 }
 
@@ -136,6 +137,9 @@ func createOutreach(h *handling, card *store.Card) error {
 		return err
 	}
 	if err := h.event(o, "", o.Stage, "from "+card.ID); err != nil {
+		return err
+	}
+	if err := h.cardEntered(o, ""); err != nil {
 		return err
 	}
 	return h.event(card, card.Stage, card.Stage, "outreach card "+o.ID)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,4 +94,61 @@ func rawInserts(b *testing.B, path string, n int) float64 {
 		}
 	}
 	return float64(n) / time.Since(t0).Seconds()
+}
+
+// BenchmarkInboundConcurrent is BenchmarkInbound with 50 chats writing at
+// once, as the Telegram webhook, WhatsApp or several polling batches do:
+// each chat sends its next message when the previous one is committed, and
+// Accept commits the calls that queue up meanwhile together (group commit).
+// Beside it, the same number of raw durable single-row inserts.
+func BenchmarkInboundConcurrent(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	st, err := store.Open(ctx, filepath.Join(dir, "sewa.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	set, err := flows.Default(bot.ActionNames())
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt := bot.New(st, set, bot.WithChannel(quietChannel{}), bot.WithClock(bot.NewFixedClock(time.Now())),
+		bot.WithLogger(slog.New(slog.DiscardHandler)))
+	script := []string{"/request", "Asha", "9812345678", "Okhla", "1", "4", "skip", "skip"}
+	const chats = 50
+	lats := make([][]time.Duration, chats)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for c := range chats {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c; i < b.N; i += chats {
+				round := i / chats
+				m := bot.Message{Channel: console.Name, ExternalID: fmt.Sprint(i), User: fmt.Sprint("u", c, "-", round/len(script)),
+					Text: script[round%len(script)]}
+				t0 := time.Now()
+				if err := rt.Accept(ctx, []bot.Message{m}, nil); err != nil {
+					b.Error(err)
+					return
+				}
+				lats[c] = append(lats[c], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := b.Elapsed()
+	b.StopTimer()
+	lat := slices.Concat(lats...)
+	slices.Sort(lat)
+	if len(lat) == 0 {
+		return
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	raw := rawInserts(b, filepath.Join(dir, "raw.db"), b.N)
+	b.ReportMetric(raw, "raw-inserts/s")
+	b.ReportMetric(float64(b.N)/elapsed.Seconds()/raw, "x-raw")
 }

@@ -1,60 +1,227 @@
 package bot
 
 import (
-	"errors"
 	"fmt"
+	"regexp"
 	"slices"
-	"sort"
+	"strconv"
 	"strings"
 	"time"
 
-	"sewa/store"
+	"sewa/flows"
 )
 
-// boardCommands are the coordinators' view of the whole board.
+// The coordinators' board: /status (board_status.go), /card, /find and the
+// coordinators' acts on a card (board_card.go), and the stale-card
+// reminders and the daily digest (board_remind.go).
+
+// boardCommands are the coordinators' view of the whole board, and every
+// volunteer's view of one card.
 func (h *handling) boardCommands() []command {
+	coordinators := []string{RoleCoordinator}
+	workers := append([]string{RoleCoordinator}, WorkRoles...)
 	return []command{
-		{name: "status", roles: []string{RoleCoordinator}, help: "help_status", run: (*handling).cmdStatus},
-		{name: "card", roles: []string{RoleCoordinator}, help: "help_card", run: (*handling).cmdCard},
+		{name: "status", roles: coordinators, help: "help_status", run: (*handling).cmdStatus},
+		{name: "card", roles: workers, help: "help_card", run: (*handling).cmdCard},
+		{name: "find", roles: coordinators, help: "help_find", run: (*handling).cmdFind},
+		{name: "move", roles: coordinators, help: "help_move", run: (*handling).cmdMove},
+		{name: "note", roles: coordinators, help: "help_note", run: (*handling).cmdNote},
+		// Not /cancel: that one leaves a conversation.
+		{name: "close", roles: coordinators, help: "help_close", run: (*handling).cmdClose},
 	}
 }
 
-func (h *handling) cmdStatus(args string) error {
-	counts, err := h.tx.StageCounts()
-	if err != nil {
-		return err
+// boardConfig holds the board's settings; its zero value means the defaults.
+type boardConfig struct {
+	quietSet           bool
+	quietFrom, quietTo time.Duration // since local midnight; equal means no quiet hours
+	digestOn           bool
+	digestAt           time.Duration // since local midnight
+	reminderSpec       string
+	escalateAfter      time.Duration // 0: the stage's stale_after again
+}
+
+// Defaults of the board's settings (DefaultDigestAt is sewa's: a runtime
+// sends a digest only when given WithDigestAt).
+const (
+	DefaultQuietFrom    = "22:00"
+	DefaultQuietTo      = "07:00"
+	DefaultDigestAt     = "08:00"
+	DefaultReminderSpec = "*/5 * * * *"
+)
+
+// WithQuietHours sets when stale-card reminders wait, as times of day in the
+// runtime's time zone ("22:00", "07:00"); a reminder due then is sent when
+// they end. Equal times turn quiet hours off. Default 22:00–07:00. A time
+// ParseTimeOfDay refuses leaves the default.
+func WithQuietHours(from, to string) Option {
+	return func(r *Runtime) {
+		f, err1 := ParseTimeOfDay(from)
+		t, err2 := ParseTimeOfDay(to)
+		if err1 == nil && err2 == nil {
+			r.board.quietSet, r.board.quietFrom, r.board.quietTo = true, f, t
+		}
 	}
-	byStage := map[string]store.StageCount{}
-	for _, c := range counts {
-		byStage[c.Flow+"/"+c.Stage] = c
+}
+
+// WithDigestAt sets when coordinators get the daily digest ("08:00" in the
+// runtime's time zone); "off" or "" sends none. Without it a runtime sends
+// none; sewa passes SEWA_DIGEST_AT, whose default is DefaultDigestAt.
+func WithDigestAt(at string) Option {
+	return func(r *Runtime) {
+		if s := strings.TrimSpace(strings.ToLower(at)); s == "" || s == "off" {
+			r.board.digestOn = false
+			return
+		}
+		if d, err := ParseTimeOfDay(at); err == nil {
+			r.board.digestOn, r.board.digestAt = true, d
+		}
 	}
-	var b strings.Builder
-	b.WriteString(h.catalog().Get(h.lang, "status_title", "time", h.when(h.now)))
-	for _, f := range h.r.flows.Flows {
-		var parts []string
-		total := 0
+}
+
+// WithReminderSpec sets the cron schedule of the stale-card scan and the
+// digest check (default every 5 minutes).
+func WithReminderSpec(spec string) Option {
+	return func(r *Runtime) { r.board.reminderSpec = strings.TrimSpace(spec) }
+}
+
+// WithEscalateAfter sets how long after reminding a card's holder the
+// coordinators are told (default: the stage's stale_after once more).
+func WithEscalateAfter(d time.Duration) Option {
+	return func(r *Runtime) { r.board.escalateAfter = max(d, 0) }
+}
+
+var timeOfDayRE = regexp.MustCompile(`^([01]?\d|2[0-3]):([0-5]\d)$`)
+
+// ParseTimeOfDay reads "07:00" or "7:05" as the time since midnight.
+func ParseTimeOfDay(s string) (time.Duration, error) {
+	m := timeOfDayRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, fmt.Errorf("%q is not a time of day like 07:00", s)
+	}
+	h, _ := strconv.Atoi(m[1])
+	min, _ := strconv.Atoi(m[2])
+	return time.Duration(h)*time.Hour + time.Duration(min)*time.Minute, nil
+}
+
+func (r *Runtime) quietHours() (from, to time.Duration) {
+	if r.board.quietSet {
+		return r.board.quietFrom, r.board.quietTo
+	}
+	from, _ = ParseTimeOfDay(DefaultQuietFrom)
+	to, _ = ParseTimeOfDay(DefaultQuietTo)
+	return from, to
+}
+
+// quiet reports whether now falls in the quiet hours.
+func (r *Runtime) quiet(now time.Time) bool {
+	from, to := r.quietHours()
+	if from == to {
+		return false
+	}
+	tod := now.Sub(r.midnight(now))
+	if from < to {
+		return tod >= from && tod < to
+	}
+	return tod >= from || tod < to // across midnight
+}
+
+// midnight is the start of now's day in the runtime's time zone.
+func (r *Runtime) midnight(now time.Time) time.Time {
+	y, m, d := now.In(r.loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, r.loc)
+}
+
+// digestTime is when today's digest is due, and false when there is none.
+func (r *Runtime) digestTime(now time.Time) (time.Time, bool) {
+	if !r.board.digestOn {
+		return time.Time{}, false
+	}
+	return r.midnight(now).Add(r.board.digestAt), true
+}
+
+func (r *Runtime) reminderSpec() string {
+	if r.board.reminderSpec != "" {
+		return r.board.reminderSpec
+	}
+	return DefaultReminderSpec
+}
+
+// escalateAfter is how long after a card went stale coordinators are told
+// about a card someone holds.
+func (r *Runtime) escalateAfter(staleAfter time.Duration) time.Duration {
+	if r.board.escalateAfter > 0 {
+		return r.board.escalateAfter
+	}
+	return staleAfter
+}
+
+// ChannelHealth is what a channel says about its connection, for /status.
+// A Channel may report it by having a method Health() ChannelHealth; one
+// that does not is shown with what the store knows (the last message
+// received, the outbox) and, if it has Connected() bool, that.
+type ChannelHealth struct {
+	Connected  bool
+	LastUpdate time.Time // the last update received from the platform
+	Problem    string    // why it is not connected, in a few words: "logged out"
+}
+
+type healthReporter interface{ Health() ChannelHealth }
+
+// workStages lists the stages of every flow that hold open cards: all but
+// the final ones.
+func (r *Runtime) openStages(fn func(f *flows.Flow, st *flows.Stage)) {
+	for _, f := range r.flows.Flows {
 		for _, st := range f.Stages {
-			c, ok := byStage[f.ID+"/"+st.ID]
-			if !ok || st.Final {
-				continue
+			if !st.Final {
+				fn(f, st)
 			}
-			total += c.Open
-			part := fmt.Sprintf("%s %d", st.ID, c.Open)
-			if age := h.now.Sub(c.Oldest); age >= time.Hour {
-				part += " (" + h.catalog().Get(h.lang, "oldest", "age", shortAge(age)) + ")"
-			}
-			parts = append(parts, part)
 		}
-		line := "—"
-		if total > 0 {
-			line = strings.Join(parts, ", ")
-		}
-		fmt.Fprintf(&b, "\n%s (%s-): %s", f.Title.In(h.lang), f.Prefix, line)
 	}
-	return h.send(Outgoing{Text: b.String()})
 }
 
-// shortAge writes a duration the way people say it: 3h, 2d.
+// flowByArg finds a flow by what a coordinator typed: its prefix ("R",
+// "R-"), id ("request") or the start of its title ("ration").
+func (r *Runtime) flowByArg(arg, lang string) *flows.Flow {
+	a := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(arg), "-"))
+	if a == "" {
+		return nil
+	}
+	for _, f := range r.flows.Flows {
+		if a == strings.ToLower(f.Prefix) || a == f.ID {
+			return f
+		}
+	}
+	for _, f := range r.flows.Flows {
+		if strings.HasPrefix(strings.ToLower(f.Title.In(lang)), a) || strings.HasPrefix(strings.ToLower(f.Title.In("en")), a) {
+			return f
+		}
+	}
+	return nil
+}
+
+// flowNames lists the flows as "R (request)" for messages.
+func (r *Runtime) flowNames() string {
+	names := make([]string, len(r.flows.Flows))
+	for i, f := range r.flows.Flows {
+		names[i] = f.Prefix + " (" + f.ID + ")"
+	}
+	return strings.Join(names, ", ")
+}
+
+var cardIDRE = regexp.MustCompile(`^([A-Za-z]{1,3})-?(\d{1,12})$`)
+
+// cardArg reads a card id as typed: "R-42", "r42".
+func parseCardID(s string) string {
+	m := cardIDRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return ""
+	}
+	n, _ := strconv.ParseInt(m[2], 10, 64)
+	return strings.ToUpper(m[1]) + "-" + strconv.FormatInt(n, 10)
+}
+
+// shortAge writes a duration the way people say it: 45m, 26h, 3d.
 func shortAge(d time.Duration) string {
 	switch {
 	case d >= 48*time.Hour:
@@ -62,81 +229,44 @@ func shortAge(d time.Duration) string {
 	case d >= time.Hour:
 		return fmt.Sprintf("%dh", int(d.Hours()))
 	default:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
+		return fmt.Sprintf("%dm", max(int(d.Minutes()), 0))
 	}
 }
 
-func (h *handling) cmdCard(args string) error {
-	id := strings.ToUpper(strings.TrimSpace(args))
-	if id == "" {
-		return h.say("card_usage")
+// rupees writes an amount in hundredths the Indian way: 1,10,000 or 2,200.50.
+func rupees(hundredths int64) string {
+	neg := hundredths < 0
+	if neg {
+		hundredths = -hundredths
 	}
-	card, err := h.tx.Card(id)
-	if errors.Is(err, store.ErrNotFound) {
-		return h.say("card_not_found", "card", id)
+	whole, paise := hundredths/100, hundredths%100
+	digits := strconv.FormatInt(whole, 10)
+	var groups []string
+	if len(digits) > 3 {
+		head, tail := digits[:len(digits)-3], digits[len(digits)-3:]
+		for len(head) > 2 {
+			groups = append(groups, head[len(head)-2:])
+			head = head[:len(head)-2]
+		}
+		groups = append(groups, head)
+		slices.Reverse(groups)
+		digits = strings.Join(groups, ",") + "," + tail
 	}
-	if err != nil {
-		return err
+	if paise != 0 {
+		digits += fmt.Sprintf(".%02d", paise)
 	}
-	events, err := h.tx.Events(card.ID)
-	if err != nil {
-		return err
+	if neg {
+		digits = "-" + digits
 	}
-	return h.send(Outgoing{Text: h.renderCard(card, events, h.who.Has(RoleCoordinator) || card.Assignee == h.who.ID)})
+	return digits
 }
 
-// piiFields are shown only to coordinators and the card's holder.
-var piiFields = []string{"name", "phone", "address", "donor_name", "donor_phone", "receipt_name", "receipt_address", "pan", "counterparty", "list_photo", "proof"}
-
-func (h *handling) renderCard(card *store.Card, events []store.Event, pii bool) string {
-	var b strings.Builder
-	f := h.r.flows.Flow(card.Flow)
-	title := card.Flow
-	if f != nil {
-		title = f.Title.In(h.lang)
+// clip shortens s to n runes with an ellipsis.
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	r := []rune(s)
+	if len(r) <= n {
+		return s
 	}
-	fmt.Fprintf(&b, "%s · %s\n%s: %s", card.ID, title, h.catalog().Get(h.lang, "card_stage"), h.stageTitle(card, h.lang))
-	if card.Assignee != 0 {
-		if c, err := h.tx.ContactByID(card.Assignee); err == nil {
-			fmt.Fprintf(&b, "\n%s: %s", h.catalog().Get(h.lang, "card_holder"), c.Name)
-			if !card.LeaseUntil.IsZero() {
-				fmt.Fprintf(&b, " (%s %s)", h.catalog().Get(h.lang, "card_until"), h.when(card.LeaseUntil))
-			}
-		}
-	}
-	keys := make([]string, 0, len(card.Fields))
-	for k := range card.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v := card.Fields[k]
-		if v == "" {
-			continue
-		}
-		if !pii && slices.Contains(piiFields, k) {
-			v = "•••"
-		}
-		fmt.Fprintf(&b, "\n  %s: %s", k, v)
-	}
-	b.WriteString("\n" + h.catalog().Get(h.lang, "card_history"))
-	for _, e := range events {
-		line := fmt.Sprintf("\n  %s %s", h.when(e.At), e.Actor)
-		switch {
-		case e.From == "" && e.To != "":
-			line += ": → " + e.To
-		case e.From != e.To:
-			line += ": " + e.From + " → " + e.To
-		}
-		if e.What != "" {
-			line += " · " + e.What
-		}
-		b.WriteString(line)
-	}
-	return b.String()
-}
-
-// boardJobs remind about stale cards and send the digest.
-func (r *Runtime) boardJobs() []job {
-	return nil
+	return string(r[:n-1]) + "…"
 }

@@ -36,7 +36,7 @@ type command struct {
 // commands lists every command in the order /help shows them. Each area
 // of the bot keeps its own commands in its own file.
 func (h *handling) commands() []command {
-	return slices.Concat(h.coreCommands(), h.workCommands(), h.boardCommands(), h.moneyCommands())
+	return slices.Concat(h.coreCommands(), h.workCommands(), h.boardCommands(), h.moneyCommands(), h.webCommands())
 }
 
 // coreCommands are everyone's. Intake commands (/request, /volunteer) come

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"sewa/flows"
 	"sewa/store"
@@ -127,6 +128,8 @@ func (h *handling) route() error {
 	case strings.HasPrefix(text, "/"):
 		name, args := parseCommand(text)
 		return h.command(name, args)
+	case h.isPastedSMS(text): // a treasurer's pasted or forwarded bank SMS: bot/money_sms.go
+		return h.pasteSMS(text)
 	case h.st.Active():
 		return h.step(h.input(""))
 	case len(h.st.Menu) > 0:
@@ -147,7 +150,11 @@ func isOneOfFold(s string, words []string) bool {
 
 // parseCommand splits "/Card@SewaBot R-1 x" into "card" and "R-1 x".
 func parseCommand(text string) (string, string) {
-	word, args, _ := strings.Cut(strings.TrimSpace(text), " ")
+	text = strings.TrimSpace(text)
+	word, args := text, ""
+	if i := strings.IndexFunc(text, unicode.IsSpace); i >= 0 {
+		word, args = text[:i], text[i+1:]
+	}
 	word = strings.TrimPrefix(word, "/")
 	word, _, _ = strings.Cut(word, "@")
 	return strings.ToLower(word), strings.TrimSpace(args)
@@ -167,6 +174,9 @@ func (h *handling) input(choice string) flows.Input {
 // press handles a button: "v7:approve" answers the question asked with
 // version 7; any older press changes nothing.
 func (h *handling) press(data string) error {
+	if strings.HasPrefix(data, offerPress) {
+		return h.pressOffer(data)
+	}
 	v, value, ok := strings.Cut(data, ":")
 	var version int
 	if ok {
@@ -194,6 +204,12 @@ func (h *handling) step(in flows.Input) error {
 		c, err := h.tx.Card(h.st.Card)
 		if err != nil {
 			return err
+		}
+		if h.st.Stage != "" && c.Stage != h.st.Stage {
+			// Someone moved the card while this person was answering: their
+			// answers belong to a stage it has left.
+			h.st = state{Session: flows.Session{Version: h.st.Version}}
+			return h.say("card_moved_on", "card", c.ID, "stage", h.stageTitle(c, h.lang))
 		}
 		card = c
 		ec = engineCard(c)
@@ -300,7 +316,7 @@ func (h *handling) createCard(e flows.CreateCard) (*store.Card, error) {
 		return nil, err
 	}
 	h.r.log.Info("card created", "card", c.ID, "stage", c.Stage, "by", h.who.Key())
-	return c, h.event(c, "", c.Stage, "created")
+	return c, errors.Join(h.event(c, "", c.Stage, "created"), h.cardEntered(c, "")) // push: bot/work_offers.go
 }
 
 // move puts card into stage, recording who and why.
@@ -323,7 +339,7 @@ func (h *handling) move(card *store.Card, to, why string) error {
 	if err := h.tx.SaveCard(card); err != nil {
 		return err
 	}
-	return h.event(card, from, to, why)
+	return errors.Join(h.event(card, from, to, why), h.cardEntered(card, from)) // push: bot/work_offers.go
 }
 
 func (h *handling) event(card *store.Card, from, to, what string) error {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"syscall"
 	"time"
 
 	"sewa/store"
@@ -32,7 +33,9 @@ func (r *Runtime) Handler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", r.serveReady)
+	mux.Handle("GET /metrics", r.metricsHandler())
 	r.moneyRoutes(mux)
+	r.webRoutes(mux)
 	for _, ch := range r.channels {
 		if wc, ok := ch.(webhookChannel); ok {
 			if path, h := wc.Webhook(); path != "" {
@@ -68,11 +71,18 @@ func (r *Runtime) serveReady(w http.ResponseWriter, req *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
-// serveHTTP runs the HTTP server until ctx ends.
+// serveHTTP runs the HTTP server until ctx ends. An address it cannot
+// listen on (another program has the port) is one log line, and the bot
+// goes on without HTTP: the chat must not stop for want of the board.
 func (r *Runtime) serveHTTP(ctx context.Context) error {
 	ln, err := net.Listen("tcp", r.httpAddr)
 	if err != nil {
-		return fmt.Errorf("http: %w", err)
+		why := err.Error()
+		if errors.Is(err, syscall.EADDRINUSE) {
+			why = "the port is in use by another program"
+		}
+		r.log.Error("http off: cannot listen on "+r.httpAddr+" ("+why+"); the board, /sms and /metrics are not served. Set SEWA_HTTP to a free address, or SEWA_HTTP=off", "addr", r.httpAddr)
+		return nil
 	}
 	srv := &http.Server{Handler: r.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	r.log.Info("http listening", "addr", ln.Addr().String())

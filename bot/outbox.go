@@ -6,19 +6,38 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
 	"sewa/store"
 )
 
-// maxAttempts bounds retries of a message that keeps failing transiently.
-const maxAttempts = 8
+const (
+	// maxAttempts bounds retries of a message that keeps failing transiently.
+	maxAttempts = 8
+	// duePage is how many due rows one pass of the sender reads. It is large
+	// so that the rows of chats waiting for their per-chat slot do not hide
+	// the rows of chats that may be sent to now.
+	duePage = 1000
+	// sendTimeout bounds one Send; a send that takes longer counts as a
+	// transient failure.
+	sendTimeout = 60 * time.Second
+	// recordTimeout bounds recording what became of a send, once the send
+	// is over, even when the sender is stopping.
+	recordTimeout = 30 * time.Second
+)
 
 // sendLoop drains a channel's outbox whenever something is due or a commit
 // pokes it, until ctx ends.
 func (r *Runtime) sendLoop(ctx context.Context, ch Channel) {
 	p := newPacer(ch.Caps())
+	// The platform's limits count the last second, and a process that has
+	// just started does not know what the one before it sent in that
+	// second (it may have been killed mid-burst): wait the second out.
+	if err := sleepUntil(ctx, time.Now().Add(p.settle())); err != nil {
+		return
+	}
 	for {
 		if err := r.drain(ctx, ch, p); err != nil && ctx.Err() == nil {
 			r.log.Error("outbox", "channel", ch.Name(), "err", err)
@@ -49,8 +68,10 @@ func (r *Runtime) Flush(ctx context.Context, channel string) error {
 	return r.drain(ctx, ch, nil)
 }
 
-// drain sends every due message of ch in outbox order, keeping each chat's
-// messages in order and pacing by the channel's limits.
+// drain sends every due message of ch, keeping each chat's messages in
+// outbox order and pacing by the channel's limits: a chat whose next slot is
+// later waits, and its later rows wait behind it, while the other chats go
+// on.
 func (r *Runtime) drain(ctx context.Context, ch Channel, p *pacer) error {
 	mu := r.drainLock(ch.Name())
 	mu.Lock()
@@ -59,33 +80,67 @@ func (r *Runtime) drain(ctx context.Context, ch Channel, p *pacer) error {
 		p = newPacer(ch.Caps())
 	}
 	for {
-		rows, err := r.store.Due(ctx, ch.Name(), r.clock.Now(), 200)
+		rows, err := r.store.Due(ctx, ch.Name(), r.clock.Now(), duePage)
 		if err != nil || len(rows) == 0 {
 			return err
 		}
+		p.fair(rows)
 		waiting := map[string]bool{} // chats whose next slot is later: their later rows wait too
+		gone := map[string]bool{}    // chats that turned out to have blocked the bot
 		var earliest time.Time
-		sent := 0
+		later := func(at time.Time) {
+			if earliest.IsZero() || at.Before(earliest) {
+				earliest = at
+			}
+		}
+		progress := 0
 		for _, row := range rows {
 			if waiting[row.Address] {
 				continue
 			}
+			if gone[row.Address] {
+				// Queued before the block was known: failed without a call.
+				if err := r.store.MarkFailed(ctx, row.ID, ErrBlocked.Error()); err != nil {
+					return err
+				}
+				progress++
+				continue
+			}
+			if id, ok := p.retrying[row.Address]; ok && id != row.ID {
+				// An earlier row of this chat waits for its retry and was
+				// not due when this page was read: it goes first.
+				waiting[row.Address] = true
+				at := p.chatReady(row.Address)
+				if at.IsZero() {
+					at = time.Now()
+				}
+				later(at)
+				continue
+			}
 			if at := p.chatReady(row.Address); !at.IsZero() {
 				waiting[row.Address] = true
-				if earliest.IsZero() || at.Before(earliest) {
-					earliest = at
-				}
+				later(at)
 				continue
 			}
 			if err := p.waitGlobal(ctx); err != nil {
 				return err
 			}
-			if err := r.sendOne(ctx, ch, row, p); err != nil {
+			res, err := r.sendOne(ctx, ch, row, p)
+			if err != nil {
 				return err
 			}
-			sent++
+			switch res {
+			case sendBlocked:
+				gone[row.Address] = true
+			case sendLater:
+				waiting[row.Address] = true
+			}
+			progress++
 		}
-		if sent == 0 && !earliest.IsZero() {
+		if progress == 0 {
+			if earliest.IsZero() {
+				return nil
+			}
 			if err := sleepUntil(ctx, earliest); err != nil {
 				return err
 			}
@@ -105,39 +160,76 @@ func (r *Runtime) drainLock(channel string) *sync.Mutex {
 	return mu
 }
 
+// sendResult is what became of one attempt.
+type sendResult int
+
+const (
+	sendDone    sendResult = iota // sent, or failed for good
+	sendLater                     // to be retried; the chat's later rows wait behind it
+	sendBlocked                   // the recipient blocked the bot: their other rows fail too
+)
+
 // sendOne makes one attempt and records what the channel's answer means.
-func (r *Runtime) sendOne(ctx context.Context, ch Channel, row store.Outbound, p *pacer) error {
+// Once Send has started, the attempt and its record are finished even if ctx
+// ends (within sendTimeout and recordTimeout): a message the platform
+// confirmed but that is not recorded as sent would be sent again after a
+// restart.
+func (r *Runtime) sendOne(ctx context.Context, ch Channel, row store.Outbound, p *pacer) (sendResult, error) {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout+recordTimeout)
+	defer cancel()
 	var out Outgoing
 	if err := json.Unmarshal([]byte(row.Body), &out); err != nil {
-		return r.store.MarkFailed(ctx, row.ID, "unreadable body: "+err.Error())
+		return sendDone, r.store.MarkFailed(wctx, row.ID, "unreadable body: "+err.Error())
 	}
 	out.ID, out.Channel, out.To = row.ID, row.Channel, row.Address
-	extID, err := ch.Send(ctx, out)
-	p.sent(row.Address)
+	sctx, stop := context.WithTimeout(wctx, sendTimeout)
+	extID, err := ch.Send(sctx, out)
+	stop()
+	p.sent(row.Address, err)
+	delete(p.retrying, row.Address)
 	now := r.clock.Now()
 	var limited *ErrRateLimited
 	switch {
 	case err == nil:
-		return r.store.MarkSent(ctx, row.ID, extID, now)
-	case ctx.Err() != nil:
-		return ctx.Err()
+		return sendDone, r.markSent(wctx, row.ID, extID, now)
 	case errors.As(err, &limited):
-		p.pause(limited.RetryAfter)
+		p.limited(row.Address, limited.RetryAfter)
+		p.retrying[row.Address] = row.ID
 		r.log.Warn("rate limited", "channel", ch.Name(), "outbox_id", row.ID, "retry_after", limited.RetryAfter)
-		return r.store.MarkRetry(ctx, row.ID, now.Add(limited.RetryAfter), err.Error())
+		return sendLater, r.store.MarkRetry(wctx, row.ID, now.Add(limited.RetryAfter), err.Error())
 	case errors.Is(err, ErrBlocked):
 		r.log.Warn("recipient blocked the bot", "channel", ch.Name(), "to", row.Address, "outbox_id", row.ID)
-		if err := r.store.Tx(ctx, func(tx *store.Tx) error { return tx.MarkBlocked(ch.Name(), row.Address, now) }); err != nil {
-			return err
+		if err := r.store.Tx(wctx, func(tx *store.Tx) error { return tx.MarkBlocked(ch.Name(), row.Address, now) }); err != nil {
+			return sendBlocked, err
 		}
-		return r.store.MarkFailed(ctx, row.ID, err.Error())
+		return sendBlocked, r.store.MarkFailed(wctx, row.ID, err.Error())
 	case errors.Is(err, ErrTransient) && row.Attempts+1 < maxAttempts:
-		next := now.Add(backoff(row.Attempts))
+		wait := backoff(row.Attempts)
+		p.hold(row.Address, wait)
+		p.retrying[row.Address] = row.ID
 		r.log.Warn("send failed; will retry", "channel", ch.Name(), "outbox_id", row.ID, "attempt", row.Attempts+1, "err", err)
-		return r.store.MarkRetry(ctx, row.ID, next, err.Error())
+		return sendLater, r.store.MarkRetry(wctx, row.ID, now.Add(wait), err.Error())
 	default:
 		r.log.Error("send failed for good", "channel", ch.Name(), "outbox_id", row.ID, "to", row.Address, "err", err)
-		return r.store.MarkFailed(ctx, row.ID, err.Error())
+		return sendDone, r.store.MarkFailed(wctx, row.ID, err.Error())
+	}
+}
+
+// markSent records a message the channel confirmed. It keeps trying while
+// the database is busy: a confirmed message left pending would be sent
+// twice.
+func (r *Runtime) markSent(ctx context.Context, id int64, extID string, at time.Time) error {
+	wait := 20 * time.Millisecond
+	for {
+		err := r.store.MarkSent(ctx, id, extID, at)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		r.log.Warn("cannot record a sent message yet; retrying", "outbox_id", id, "err", err)
+		if err := sleepUntil(ctx, time.Now().Add(wait)); err != nil {
+			return err
+		}
+		wait = min(wait*2, 2*time.Second)
 	}
 }
 
@@ -152,7 +244,7 @@ func backoff(attempts int) time.Duration {
 func sleepUntil(ctx context.Context, t time.Time) error {
 	d := time.Until(t)
 	if d <= 0 {
-		return nil
+		return ctx.Err()
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
@@ -166,14 +258,23 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 
 // pacer keeps sends under a channel's overall and per-chat rates. It uses
 // the real clock: the limits are the platform's, in real seconds.
+//
+// A row to be retried holds its chat until it is due again, and the chat's
+// later rows wait behind it, so that a chat's messages arrive in order. (The
+// hold is in memory: after a restart, order across a pending retry is not
+// guaranteed.) A 429 holds the chat it answered for retry_after; two 429s in
+// a row (on two calls one after the other) mean the bot as a whole is over
+// its limit, and then every chat waits.
 type pacer struct {
 	global, chat time.Duration // minimum gaps
 	next         time.Time     // earliest next send overall
 	chats        map[string]time.Time
+	retrying     map[string]int64 // chat → its row waiting for a retry
+	strikes      int              // 429s in a row
 }
 
 func newPacer(c Caps) *pacer {
-	p := &pacer{chats: map[string]time.Time{}}
+	p := &pacer{chats: map[string]time.Time{}, retrying: map[string]int64{}}
 	// A few percent of margin keeps scheduling noise from tipping a strict
 	// limiter over.
 	if c.Rate > 0 {
@@ -185,6 +286,15 @@ func newPacer(c Caps) *pacer {
 	return p
 }
 
+// settle is how long a new sender waits before its first send: the
+// longest window the channel's limits count over, or nothing without limits.
+func (p *pacer) settle() time.Duration {
+	if p.global == 0 && p.chat == 0 {
+		return 0
+	}
+	return max(p.chat, time.Second)
+}
+
 // chatReady returns the zero time when chat may be sent to now, or when.
 func (p *pacer) chatReady(chat string) time.Time {
 	if at, ok := p.chats[chat]; ok && time.Now().Before(at) {
@@ -193,13 +303,33 @@ func (p *pacer) chatReady(chat string) time.Time {
 	return time.Time{}
 }
 
+// fair orders a page so that, under a per-chat limit, the chat that has been
+// ready longest goes first (a chat never sent to before all others), keeping
+// each chat's rows in order. In plain outbox order the chats that queued
+// first would take every free slot, and the others would be left for the
+// end, when their per-chat limit makes the tail slow.
+func (p *pacer) fair(rows []store.Outbound) {
+	if p.chat <= 0 {
+		return
+	}
+	slices.SortStableFunc(rows, func(a, b store.Outbound) int {
+		return p.chats[a.Address].Compare(p.chats[b.Address])
+	})
+}
+
 func (p *pacer) waitGlobal(ctx context.Context) error { return sleepUntil(ctx, p.next) }
 
-func (p *pacer) sent(chat string) {
+// sent notes an attempt: every call counts against the platform's limits.
+func (p *pacer) sent(chat string, err error) {
 	now := time.Now()
-	p.next = now.Add(p.global)
+	if limited := (*ErrRateLimited)(nil); !errors.As(err, &limited) {
+		p.strikes = 0
+	}
+	if at := now.Add(p.global); at.After(p.next) {
+		p.next = at
+	}
 	if p.chat > 0 {
-		p.chats[chat] = now.Add(p.chat)
+		p.hold(chat, p.chat)
 		if len(p.chats) > 10000 {
 			for k, at := range p.chats {
 				if now.After(at) {
@@ -210,9 +340,18 @@ func (p *pacer) sent(chat string) {
 	}
 }
 
-// pause holds every send after a rate-limit answer.
-func (p *pacer) pause(d time.Duration) {
-	if at := time.Now().Add(d); at.After(p.next) {
+// hold keeps chat waiting for at least d from now.
+func (p *pacer) hold(chat string, d time.Duration) {
+	if at := time.Now().Add(d); at.After(p.chats[chat]) {
+		p.chats[chat] = at
+	}
+}
+
+// limited handles a 429 for chat.
+func (p *pacer) limited(chat string, d time.Duration) {
+	p.hold(chat, d)
+	p.strikes++
+	if at := time.Now().Add(d); p.strikes >= 2 && at.After(p.next) {
 		p.next = at
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +29,12 @@ type Runtime struct {
 	channels     map[string]Channel
 	actions      map[string]Action
 	httpAddr     string
+	board        boardConfig // stale reminders and the digest (board.go)
+	money        moneyConfig // receipts and the SMS webhook (money.go)
+	work         workConfig  // capacity and offer window of push assignment (work.go)
+
+	commits commitQueue // Accept's group commit
+	ops     opsState    // metrics, board links, daily backup (metrics.go, web_link.go)
 
 	mu       sync.Mutex
 	wake     map[string]chan struct{} // per channel: the outbox has something new
@@ -129,41 +137,153 @@ func (r *Runtime) Run(ctx context.Context) error {
 // Accept commits msgs, everything they cause and the cursor in one
 // transaction. A message whose handling fails is kept, its sender told, and
 // the rest of the batch goes on: one bad request never blocks the others.
+//
+// Concurrent calls are committed together (group commit): the first caller
+// to find no commit running leads; everyone who arrives while it commits
+// queues up, and the next leader commits the whole queue in one transaction,
+// one savepoint per message, in arrival order, so that one durable write
+// (one fsync) covers many chats. A caller's messages stay in its order, and
+// calls of one chat that wait for each other keep theirs. If a shared
+// transaction fails as a whole, each call is retried in a transaction of its
+// own, so that one call's trouble never fails the others.
 func (r *Runtime) Accept(ctx context.Context, msgs []Message, cursor *Cursor) error {
-	now := r.clock.Now()
-	touched := map[string]bool{}
-	err := r.store.Tx(ctx, func(tx *store.Tx) error {
-		for i, m := range msgs {
-			fresh, err := tx.MarkInbound(m.Channel, m.ExternalID, now)
-			if err != nil {
-				return err
-			}
-			if !fresh {
-				continue
-			}
-			h := &handling{r: r, tx: tx, msg: m, now: now, touched: touched}
-			err = tx.Savepoint(fmt.Sprintf("msg%d", i), h.run)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				if err := r.keepFailed(tx, m, err, now, touched); err != nil {
-					return err
-				}
-			}
-		}
-		if cursor != nil {
-			return tx.SetCursor(cursor.Name, cursor.Value)
-		}
-		return nil
-	})
-	if err != nil {
+	req := &acceptReq{ctx: ctx, msgs: msgs, cursor: cursor, done: make(chan error, 1), lead: make(chan struct{}, 1)}
+	q := &r.commits
+	q.mu.Lock()
+	q.pending = append(q.pending, req)
+	if !q.busy {
+		q.busy = true
+		req.lead <- struct{}{}
+	}
+	q.mu.Unlock()
+	// A queued caller does not leave when its ctx ends: it may be promoted to
+	// lead, and a commit is short. The leader skips a call whose ctx ended.
+	select {
+	case err := <-req.done:
 		return err
+	case <-req.lead:
+	}
+	q.mu.Lock()
+	n, size := 0, 0
+	for n < len(q.pending) && (n == 0 || size+len(q.pending[n].msgs) <= maxGroupMessages) {
+		size += len(q.pending[n].msgs)
+		n++
+	}
+	batch := q.pending[:n:n]
+	q.pending = slices.Clone(q.pending[n:])
+	q.mu.Unlock()
+
+	r.commitGroup(batch)
+
+	q.mu.Lock()
+	if len(q.pending) > 0 {
+		q.pending[0].lead <- struct{}{}
+	} else {
+		q.busy = false
+	}
+	q.mu.Unlock()
+	return <-req.done
+}
+
+// maxGroupMessages bounds one group commit, so that no caller waits behind
+// an unbounded transaction.
+const maxGroupMessages = 512
+
+// acceptReq is one Accept call waiting for its commit.
+type acceptReq struct {
+	ctx    context.Context
+	msgs   []Message
+	cursor *Cursor
+	done   chan error    // the outcome, once
+	lead   chan struct{} // this caller is to commit the queue
+}
+
+// commitQueue is the group commit's queue of Accept calls.
+type commitQueue struct {
+	mu      sync.Mutex
+	busy    bool // a leader is committing
+	pending []*acceptReq
+}
+
+// commitGroup commits batch in one transaction and tells every caller.
+func (r *Runtime) commitGroup(batch []*acceptReq) {
+	live := make([]*acceptReq, 0, len(batch))
+	for _, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			req.done <- err
+			continue
+		}
+		live = append(live, req)
+	}
+	if len(live) == 0 {
+		return
+	}
+	touched := map[string]bool{}
+	err := r.commit(live, touched)
+	if err != nil && len(live) > 1 {
+		r.log.Warn("group commit failed; committing its calls one by one", "calls", len(live), "err", err)
+		for _, req := range live {
+			one := map[string]bool{}
+			err := r.commit([]*acceptReq{req}, one)
+			if err == nil {
+				maps.Copy(touched, one)
+			}
+			req.done <- err
+		}
+	} else {
+		if err != nil {
+			clear(touched)
+		}
+		for _, req := range live {
+			req.done <- err
+		}
 	}
 	for name := range touched {
 		r.poke(name)
 	}
-	return nil
+}
+
+// commit runs the messages and cursors of reqs in one transaction.
+func (r *Runtime) commit(reqs []*acceptReq, touched map[string]bool) error {
+	ctx := reqs[0].ctx
+	if len(reqs) > 1 {
+		// Shared by several callers: no one caller's cancellation aborts it.
+		ctx = context.WithoutCancel(ctx)
+	}
+	seq := 0
+	return r.store.Tx(ctx, func(tx *store.Tx) error {
+		for _, req := range reqs {
+			now := r.clock.Now()
+			for _, m := range req.msgs {
+				fresh, err := tx.MarkInbound(m.Channel, m.ExternalID, now)
+				if err != nil {
+					return err
+				}
+				if !fresh {
+					continue
+				}
+				seq++
+				h := &handling{r: r, tx: tx, msg: m, now: now, touched: touched}
+				started := time.Now() // metrics: real time, not the runtime's clock
+				err = tx.Savepoint(fmt.Sprintf("msg%d", seq), h.run)
+				r.observeHandled(m.Channel, started)
+				if err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					if err := r.keepFailed(tx, m, err, now, touched); err != nil {
+						return err
+					}
+				}
+			}
+			if req.cursor != nil {
+				if err := tx.SetCursor(req.cursor.Name, req.cursor.Value); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // keepFailed records a message whose handling failed and tells its sender

@@ -22,7 +22,7 @@ type job struct {
 }
 
 func (r *Runtime) jobs() []job {
-	return slices.Concat(r.workJobs(), r.boardJobs())
+	return slices.Concat(r.workJobs(), r.boardJobs(), r.webJobs())
 }
 
 // Tick runs every job once at the runtime clock's now. The scheduler calls

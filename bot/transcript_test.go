@@ -105,6 +105,24 @@ func (w *world) say(name, text string) []string {
 	return got
 }
 
+// tick runs every job once at the clock's now and returns what they sent.
+func (w *world) tick() []string {
+	w.t.Helper()
+	ctx := context.Background()
+	if err := w.rt.Tick(ctx); err != nil {
+		w.t.Fatalf("tick: %v", err)
+	}
+	if err := w.rt.Flush(ctx, console.Name); err != nil {
+		w.t.Fatalf("flush: %v", err)
+	}
+	out := strings.TrimRight(w.out.String(), "\n")
+	w.out.Reset()
+	if out == "" {
+		return nil
+	}
+	return strings.Split(out, "\n")
+}
+
 // A transcript reads like the chat:
 //
 //	asha> /start                    asha types /start
@@ -112,6 +130,7 @@ func (w *world) say(name, text string) []string {
 //	< ...                           any further lines of this reply
 //	+26h                            the clock moves on
 //	!restart                        the process restarts
+//	tick                            every job runs at the clock's now (offers, leases, reminders)
 //
 // Every printed line must be matched, so an extra message fails the test.
 func runTranscript(t *testing.T, w *world, path string) {
@@ -158,6 +177,10 @@ func runTranscript(t *testing.T, w *world, path string) {
 		case line == "!restart":
 			check()
 			w.restart()
+		case line == "tick":
+			check()
+			said = line
+			got = w.tick()
 		default:
 			check()
 			name, text, ok := strings.Cut(line, "> ")

@@ -18,7 +18,7 @@ import (
 
 // actions the default flows name; the runtime's registry is pinned against
 // this list in package bot.
-var actions = []string{"create_outreach", "grant_roles", "reserve_stock"}
+var actions = []string{"create_outreach", "grant_roles", "make_receipt", "reserve_stock"}
 
 func mustDefault(t *testing.T) *flows.Set {
 	t.Helper()

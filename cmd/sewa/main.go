@@ -16,10 +16,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"sewa/bot"
 	"sewa/bot/console"
+	"sewa/bot/telegram"
+	"sewa/bot/whatsapp"
 	"sewa/flows"
 	"sewa/store"
 )
@@ -43,6 +46,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		switch args[0] {
 		case "flows":
 			return flowsCmd(args[1:], stdout, stderr)
+		case "sms":
+			return smsCmd(ctx, args[1:], getenv, stdin, stdout, stderr)
+		case "whatsapp":
+			return whatsappCmd(ctx, args[1:], getenv, stdout, stderr)
+		case "export":
+			return exportCmd(ctx, args[1:], getenv, stdout, stderr)
+		case "backup":
+			return backupCmd(ctx, args[1:], getenv, stdout, stderr)
+		case "restore":
+			return restoreCmd(ctx, args[1:], getenv, stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, usage)
 			return 0
@@ -72,20 +85,58 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	defer st.Close()
 
 	opts := []bot.Option{bot.WithLogger(log), bot.WithLang(cfg.Lang), bot.WithLocation(cfg.TZ), bot.WithCoordinators(cfg.Coordinators...), bot.WithHTTP(cfg.HTTP)}
+	opts = append(opts, moneyOptions(cfg)...)
+	opts = append(opts, bot.WithQuietHours(cfg.QuietFrom, cfg.QuietTo), bot.WithDigestAt(cfg.DigestAt), bot.WithReminderSpec(cfg.ReminderSpec))
+	webOpts, err := webOptions(cfg, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "sewa: %v\n", err)
+		return exitUsage
+	}
+	opts = append(opts, webOpts...)
+	var rt *bot.Runtime // set below; the WhatsApp alert needs it once running
 	channels := 0
-	useConsole := cfg.Console == "1" || cfg.Console == "auto" && cfg.TelegramTok == "" && !cfg.WhatsApp
+	if cfg.TelegramTok != "" {
+		tg, err := newTelegram(ctx, cfg, st, log)
+		if errors.Is(err, telegram.ErrUnauthorized) {
+			fmt.Fprintf(stderr, "sewa: %v\n", err)
+			return exitUsage
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "sewa: %v\n", err)
+			return exitFailure
+		}
+		opts = append(opts, bot.WithChannel(tg))
+		channels++
+	}
+	tty := isTerminal(stdin)
+	useConsole := cfg.Console == "auto" && channels == 0 && !cfg.WhatsApp || cfg.Console == "1" && (channels == 0 || tty)
 	if useConsole {
-		tty := isTerminal(stdin)
 		opts = append(opts, bot.WithChannel(console.New(stdin, stdout, console.WithPrompt(tty))))
 		channels++
 		fmt.Fprintf(stdout, "Sewa is running in this terminal (console channel, data in %s). Type /start; /as NAME switches who is speaking; Ctrl-D stops.\n"+
 			"To serve Telegram set TELEGRAM_TOKEN; for WhatsApp run `sewa whatsapp link` and set SEWA_WHATSAPP=1.\n", cfg.DB)
 	}
+	if cfg.WhatsApp {
+		// Coordinators hear of a dead WhatsApp session on their other channels.
+		alert := whatsapp.WithAlert(func(ctx context.Context, text string) {
+			if rt != nil {
+				rt.AlertCoordinators(ctx, text, "wa")
+			}
+		})
+		wa, closeWA, err := newWhatsApp(ctx, cfg, st, log, alert)
+		if err != nil {
+			fmt.Fprintf(stderr, "sewa: %v\n", err)
+			return exitUsage
+		}
+		defer closeWA()
+		opts = append(opts, bot.WithChannel(wa))
+		channels++
+	}
 	if channels == 0 {
 		fmt.Fprintln(stderr, "sewa: no channel to run: set TELEGRAM_TOKEN, or SEWA_WHATSAPP=1, or SEWA_CONSOLE=1")
 		return exitUsage
 	}
-	rt := bot.New(st, set, opts...)
+	rt = bot.New(st, set, opts...)
 	if err := rt.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("stopped", "err", err)
 		return exitFailure
@@ -98,6 +149,8 @@ const usage = `sewa runs the relief group's chat bot.
   sewa                    run the bot (console in this terminal when no TELEGRAM_TOKEN)
   sewa flows check FILE   check a flow file and print each problem with its line
   sewa flows show         print the built-in flow file (a start for your own)
+  sewa whatsapp link [--phone 91XXXXXXXXXX]   pair a WhatsApp number (QR code, or a code to type)
+  sewa whatsapp unlink    log the WhatsApp number out
 
 Configuration is by environment (flags override): SEWA_DB, TELEGRAM_TOKEN,
 TELEGRAM_API_URL, SEWA_WHATSAPP, SEWA_CONSOLE, SEWA_COORDINATORS, SEWA_HTTP,
@@ -115,6 +168,17 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 		level = slog.LevelWarn
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// newTelegram connects the Telegram channel: polling by default, a webhook
+// served on SEWA_HTTP when TELEGRAM_WEBHOOK_URL is set.
+func newTelegram(ctx context.Context, cfg config, st *store.Store, log *slog.Logger) (*telegram.Adapter, error) {
+	opts := []telegram.Option{telegram.WithAPIURL(cfg.TelegramURL), telegram.WithCursors(st),
+		telegram.WithDataDir(filepath.Dir(cfg.DB)), telegram.WithLogger(log)}
+	if cfg.WebhookURL != "" {
+		opts = append(opts, telegram.WithWebhook(cfg.WebhookURL, cfg.WebhookKey))
+	}
+	return telegram.New(ctx, cfg.TelegramTok, opts...)
 }
 
 func loadFlows(path string) (*flows.Set, error) {
