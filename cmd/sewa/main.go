@@ -149,12 +149,19 @@ const usage = `sewa runs the relief group's chat bot.
   sewa                    run the bot (console in this terminal when no TELEGRAM_TOKEN)
   sewa flows check FILE   check a flow file and print each problem with its line
   sewa flows show         print the built-in flow file (a start for your own)
+  sewa sms parse [--jsonl]   parse bank SMS from stdin and print their fields as JSON
+  sewa sms import FILE    turn an SMS backup into donation cards (no duplicates)
   sewa whatsapp link [--phone 91XXXXXXXXXX]   pair a WhatsApp number (QR code, or a code to type)
   sewa whatsapp unlink    log the WhatsApp number out
+  sewa export --from 2026-04-01 --to 2026-04-30 [--out DIR]   open data without personal data
+  sewa backup FILE        a consistent copy of the database, while the bot runs
+  sewa restore FILE       put a backup back (the bot must be stopped)
 
 Configuration is by environment (flags override): SEWA_DB, TELEGRAM_TOKEN,
-TELEGRAM_API_URL, SEWA_WHATSAPP, SEWA_CONSOLE, SEWA_COORDINATORS, SEWA_HTTP,
-SEWA_SMS_TOKEN, SEWA_TZ, SEWA_FLOWS, SEWA_LANG, SEWA_LOG. See README.md.
+TELEGRAM_API_URL, TELEGRAM_WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET, SEWA_WHATSAPP,
+SEWA_CONSOLE, SEWA_COORDINATORS, SEWA_HTTP, SEWA_PUBLIC_URL, SEWA_SMS_TOKEN,
+SEWA_ORG_NAME, SEWA_ORG_ADDRESS, SEWA_ORG_80G, SEWA_QUIET_HOURS, SEWA_DIGEST_AT,
+SEWA_REMINDER_SCHEDULE, SEWA_TZ, SEWA_FLOWS, SEWA_LANG, SEWA_LOG. See README.md.
 `
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {
