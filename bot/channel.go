@@ -12,7 +12,9 @@ import (
 type Channel interface {
 	Name() string // "tg", "wa", "console"
 	Caps() Caps
-	// Receive blocks until ctx ends, handing every inbound message to in.
+	// Receive blocks until ctx ends, handing every inbound message to in;
+	// it returns nil then, and an error only when the channel cannot go on
+	// (a refused token).
 	Receive(ctx context.Context, in Inbox) error
 	// Send delivers m and returns the platform's id for it. Errors are
 	// *ErrRateLimited, ErrBlocked, ErrTransient (wrapped) or anything else,
@@ -79,8 +81,10 @@ type Outgoing struct {
 	Text     string   `json:"text"`
 	Choices  []Choice `json:"choices,omitempty"`
 	AskPhone bool     `json:"ask_phone,omitempty"` // offer a "share my number" button where the channel has one
-	Image    string   `json:"image,omitempty"`     // path of an image to send, Text as its caption
-	Document string   `json:"document,omitempty"`  // path of a file to send (receipts), Text as its caption
+	// PhoneLabel is that button's label in the reader's language.
+	PhoneLabel string `json:"phone_label,omitempty"`
+	Image      string `json:"image,omitempty"`    // path of an image to send, Text as its caption
+	Document   string `json:"document,omitempty"` // path of a file to send (receipts), Text as its caption
 }
 
 // Choice is one answer a person can pick. Data comes back in Message.Choice

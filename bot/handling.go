@@ -124,7 +124,11 @@ func (h *handling) route() error {
 	case m.Choice != "":
 		return h.press(m.Choice)
 	case m.Other != "" && text == "" && len(m.Photos) == 0 && m.Location == nil:
-		return h.say("cannot_use", "kind", h.catalog().Get(h.lang, "kind_"+m.Other))
+		kind := "kind_" + m.Other
+		if _, ok := h.catalog()[kind]; !ok {
+			kind = "kind_other"
+		}
+		return h.say("cannot_use", "kind", h.catalog().Get(h.lang, kind))
 	case strings.HasPrefix(text, "/"):
 		name, args := parseCommand(text)
 		return h.command(name, args)
@@ -442,6 +446,7 @@ func (h *handling) ask(a flows.Ask) error {
 		out.Choices = []Choice{{Data: data("yes"), Label: h.catalog().Get(h.lang, "yes")}, {Data: data("no"), Label: h.catalog().Get(h.lang, "no")}}
 	case flows.TypePhone:
 		out.AskPhone = true
+		out.PhoneLabel = h.catalog().Get(h.lang, "share_phone")
 	}
 	if q.Optional {
 		out.Choices = append(out.Choices, Choice{Data: data("skip"), Label: h.catalog().Get(h.lang, "skip")})

@@ -100,7 +100,7 @@ func renderMarkup(m bot.Outgoing) (any, error) {
 	}
 	switch {
 	case m.AskPhone:
-		return ShareNumberKeyboard(m.Choices), nil
+		return ShareNumberKeyboard(m.PhoneLabel, m.Choices), nil
 	case len(m.Choices) > 0:
 		kb := InlineKeyboard(m.Choices)
 		return kb, nil
@@ -133,10 +133,14 @@ func InlineKeyboard(choices []bot.Choice) tgbotapi.InlineKeyboardMarkup {
 }
 
 // ShareNumberKeyboard is a one-time reply keyboard whose first button shares
-// the person's phone number (request_contact); the choices, if any, follow
-// as plain buttons that send their label as text.
-func ShareNumberKeyboard(choices []bot.Choice) tgbotapi.ReplyKeyboardMarkup {
-	rows := [][]tgbotapi.KeyboardButton{{tgbotapi.NewKeyboardButtonContact(ShareNumberLabel)}}
+// the person's phone number (request_contact) under label (ShareNumberLabel
+// when empty); the choices, if any, follow as plain buttons that send their
+// label as text.
+func ShareNumberKeyboard(share string, choices []bot.Choice) tgbotapi.ReplyKeyboardMarkup {
+	if share == "" {
+		share = ShareNumberLabel
+	}
+	rows := [][]tgbotapi.KeyboardButton{{tgbotapi.NewKeyboardButtonContact(share)}}
 	for _, c := range choices {
 		rows = append(rows, []tgbotapi.KeyboardButton{tgbotapi.NewKeyboardButton(label(c))})
 	}

@@ -171,3 +171,13 @@ func TestSplitText(t *testing.T) {
 		})
 	}
 }
+
+func TestShareNumberLabelFollowsTheReader(t *testing.T) {
+	kb := telegram.ShareNumberKeyboard("📱 मेरा नंबर भेजें", nil)
+	if got := kb.Keyboard[0][0]; got.Text != "📱 मेरा नंबर भेजें" || !got.RequestContact {
+		t.Errorf("button = %+v", got)
+	}
+	if got := telegram.ShareNumberKeyboard("", nil).Keyboard[0][0].Text; got != telegram.ShareNumberLabel {
+		t.Errorf("default label = %q", got)
+	}
+}

@@ -405,7 +405,7 @@ func TestOtherKindsExplained(t *testing.T) {
 	}{
 		{"sticker", &waE2E.Message{StickerMessage: &waE2E.StickerMessage{Mimetype: proto.String("image/webp")}}, `I cannot use a sticker here`},
 		{"voice", &waE2E.Message{AudioMessage: &waE2E.AudioMessage{PTT: proto.Bool(true)}}, `I cannot use a voice message here`},
-		{"audio", &waE2E.Message{AudioMessage: &waE2E.AudioMessage{}}, `I cannot use a audio file here`},
+		{"audio", &waE2E.Message{AudioMessage: &waE2E.AudioMessage{}}, `I cannot use an audio file here`},
 		{"video", &waE2E.Message{VideoMessage: &waE2E.VideoMessage{}}, `I cannot use a video here`},
 		{"document", &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{Mimetype: proto.String("application/pdf")}}, `I cannot use a document here`},
 		{"contact", &waE2E.Message{ContactMessage: &waE2E.ContactMessage{DisplayName: proto.String("Ravi")}}, `I cannot use a contact card here`},
