@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"sewa/flows"
+	"sewa/store"
 )
 
 // Roles. A volunteer has one or more of the work roles; a coordinator may do
@@ -261,9 +262,23 @@ func (h *handling) cmdMyStatus(string) error {
 	var b strings.Builder
 	b.WriteString(h.catalog().Get(h.lang, "mystatus_title"))
 	for _, c := range cards {
-		fmt.Fprintf(&b, "\n%s: %s (%s)", c.ID, h.stageStatus(c), h.when(c.StageEntered))
+		status := h.stageStatus(c)
+		if !c.Open && !h.isFinal(c) {
+			status = h.catalog().Get(h.lang, "mystatus_closed") // closed by a coordinator mid-way
+		}
+		fmt.Fprintf(&b, "\n%s: %s (%s)", c.ID, status, h.when(c.StageEntered))
 	}
 	return h.send(Outgoing{Text: b.String()})
+}
+
+// isFinal reports whether the card is in a final stage of its flow.
+func (h *handling) isFinal(c *store.Card) bool {
+	if f := h.r.flows.Flow(c.Flow); f != nil {
+		if st := f.Stage(c.Stage); st != nil {
+			return st.Final
+		}
+	}
+	return false
 }
 
 func (h *handling) when(t time.Time) string {
