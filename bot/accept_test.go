@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"sewa/bot"
 	"sewa/flows"
@@ -196,4 +197,47 @@ func closedChan() chan struct{} {
 	c := make(chan struct{})
 	close(c)
 	return c
+}
+
+// panickyLog panics when told a failed message was kept, standing in for a
+// bug outside any message's savepoint.
+type panickyLog struct{ slog.Handler }
+
+func (panickyLog) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h panickyLog) Handle(ctx context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "message kept") {
+		panic("logger exploded")
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// A panic outside every message's savepoint fails that commit's calls with
+// an error, and the next Accept goes through: the lead is always handed on.
+func TestGroupCommitSurvivesAPanicOutsideMessages(t *testing.T) {
+	st, rt := openRuntime(t, t.TempDir(), bot.WithChannel(explodes{}), bot.WithChannel(&gated{open: closedChan()}),
+		bot.WithLogger(slog.New(panickyLog{slog.DiscardHandler})))
+	defer st.Close()
+	ctx := context.Background()
+	err := rt.Accept(ctx, []bot.Message{{Channel: "bad", ExternalID: "1", User: "x", Text: "hi"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "panic") {
+		t.Fatalf("Accept = %v; want the panic as an error", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- rt.Accept(ctx, []bot.Message{{Channel: "gate", ExternalID: "2", User: "y", Text: "/start"}}, nil)
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the next Accept never ran: the lead was not handed on")
+	}
+	var n int
+	st.DB().QueryRow(`SELECT count(*) FROM inbound`).Scan(&n)
+	if n != 1 {
+		t.Errorf("%d inbound rows; want only the second message's", n)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"sewa/flows"
@@ -17,10 +16,15 @@ type Action func(h *handling, card *store.Card) error
 
 func defaultActions() map[string]Action {
 	return map[string]Action{
-		"reserve_stock":   reserveStock,
-		"grant_roles":     grantRoles,
-		"create_outreach": createOutreach,
-		"make_receipt":    makeReceipt,
+		"grant_roles":  grantRoles,
+		"make_receipt": makeReceipt, // money_receipt.go
+		// Requests (requests.go, stock.go) and outreach posts (outreach.go).
+		"reserve_stock":    reserveStock,
+		"note_unreachable": noteUnreachable,
+		"set_courier":      courierAction(false), // WithShareVolunteerPhone(true) adds the phone
+		"settle_delivery":  settleDelivery,
+		"create_outreach":  createOutreach,
+		"share_post":       sharePost,
 	}
 }
 
@@ -54,35 +58,6 @@ func (h *handling) advance(card *store.Card) error {
 
 // KitItem is the stock item a request's kits are counted in.
 const KitItem = "kit"
-
-// reserveStock reserves the card's kits when enough are free and moves it
-// on; otherwise the card waits in its queue and nothing else is held up.
-func reserveStock(h *handling, card *store.Card) error {
-	kits, err := strconv.Atoi(card.Fields["kits"])
-	if err != nil || kits <= 0 {
-		return h.event(card, card.Stage, card.Stage, "no kit count; waiting for a coordinator")
-	}
-	levels, err := h.tx.Stock()
-	if err != nil {
-		return err
-	}
-	for _, l := range levels {
-		if l.Item != KitItem || l.Free() < kits {
-			continue
-		}
-		err := h.tx.AddStock(store.StockEntry{At: h.now, Item: KitItem, Location: l.Location, Kind: store.StockReserved,
-			Qty: kits, Card: card.ID, Actor: "system"})
-		if err != nil {
-			return err
-		}
-		card.Fields["reserved_at"] = l.Location
-		if err := h.event(card, card.Stage, card.Stage, fmt.Sprintf("reserved %d %s", kits, KitItem)); err != nil {
-			return err
-		}
-		return h.advance(card)
-	}
-	return h.event(card, card.Stage, card.Stage, fmt.Sprintf("waiting for stock: needs %d %s", kits, KitItem))
-}
 
 // grantRoles gives an approved volunteer the roles written on their card.
 func grantRoles(h *handling, card *store.Card) error {
@@ -121,26 +96,4 @@ func ParseRoles(text string) []string {
 		}
 	}
 	return out
-}
-
-// createOutreach makes an O- card from a delivery, carrying only numbers and
-// photos: never names, phones or addresses.
-func createOutreach(h *handling, card *store.Card) error {
-	f := h.r.flows.Flow("outreach")
-	if f == nil || len(f.Stages) == 0 {
-		return nil
-	}
-	o := &store.Card{Flow: f.ID, Stage: f.Stages[0].ID, Created: h.now, Updated: h.now, StageEntered: h.now,
-		Fields: map[string]string{"from": card.ID, "kits": card.Fields["kits_given"], "families": card.Fields["families"],
-			"photos": card.Fields["proof"]}}
-	if err := h.tx.NewCard(f.Prefix, o); err != nil {
-		return err
-	}
-	if err := h.event(o, "", o.Stage, "from "+card.ID); err != nil {
-		return err
-	}
-	if err := h.cardEntered(o, ""); err != nil {
-		return err
-	}
-	return h.event(card, card.Stage, card.Stage, "outreach card "+o.ID)
 }

@@ -37,7 +37,7 @@ type command struct {
 // commands lists every command in the order /help shows them. Each area
 // of the bot keeps its own commands in its own file.
 func (h *handling) commands() []command {
-	return slices.Concat(h.coreCommands(), h.workCommands(), h.boardCommands(), h.moneyCommands(), h.webCommands())
+	return slices.Concat(h.coreCommands(), h.workCommands(), h.boardCommands(), h.moneyCommands(), h.webCommands(), h.requestCommands())
 }
 
 // coreCommands are everyone's. Intake commands (/request, /volunteer) come

@@ -140,9 +140,11 @@ func (h *handling) route() error {
 		return h.menuPick(text)
 	case isOneOfFold(text, statusWords):
 		return h.cmdMyStatus("")
-	default:
-		return h.showMenu(true)
 	}
+	if ok, err := h.plainReply(text); ok || err != nil { // bot/requests.go
+		return err
+	}
+	return h.showMenu(true)
 }
 
 var statusWords = []string{"status", "my status", "स्थिति", "मेरी स्थिति", "sthiti", "where is my request", "kaha hai"}

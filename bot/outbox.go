@@ -39,11 +39,14 @@ func (r *Runtime) sendLoop(ctx context.Context, ch Channel) {
 		return
 	}
 	for {
+		if r.shared() {
+			p.share(r.liveProcesses(ctx))
+		}
 		if err := r.drain(ctx, ch, p); err != nil && ctx.Err() == nil {
 			r.log.Error("outbox", "channel", ch.Name(), "err", err)
 		}
 		wait := 5 * time.Second
-		if next, err := r.store.NextDue(ctx, ch.Name()); err == nil && !next.IsZero() {
+		if next, err := r.nextDue(ctx, ch.Name()); err == nil && !next.IsZero() {
 			wait = max(min(next.Sub(r.clock.Now()), wait), 10*time.Millisecond)
 		}
 		t := time.NewTimer(wait)
@@ -76,11 +79,14 @@ func (r *Runtime) drain(ctx context.Context, ch Channel, p *pacer) error {
 	mu := r.drainLock(ch.Name())
 	mu.Lock()
 	defer mu.Unlock()
+	if !r.mayDrain(ch.Name()) {
+		return nil // another process holds this channel's connection
+	}
 	if p == nil {
 		p = newPacer(ch.Caps())
 	}
 	for {
-		rows, err := r.store.Due(ctx, ch.Name(), r.clock.Now(), duePage)
+		rows, err := r.due(ctx, ch.Name())
 		if err != nil || len(rows) == 0 {
 			return err
 		}
@@ -125,6 +131,13 @@ func (r *Runtime) drain(ctx context.Context, ch Channel, p *pacer) error {
 			if err := p.waitGlobal(ctx); err != nil {
 				return err
 			}
+			if ok, err := r.claim(ctx, row); err != nil || !ok {
+				if err != nil {
+					return err
+				}
+				waiting[row.Address] = true // another process has this chat now
+				continue
+			}
 			res, err := r.sendOne(ctx, ch, row, p)
 			if err != nil {
 				return err
@@ -146,6 +159,40 @@ func (r *Runtime) drain(ctx context.Context, ch Channel, p *pacer) error {
 			}
 		}
 	}
+}
+
+// due reads the rows this process may send now: on a shared store, not
+// those another process holds (store.DueFor).
+func (r *Runtime) due(ctx context.Context, channel string) ([]store.Outbound, error) {
+	if r.shared() {
+		return r.store.DueFor(ctx, channel, r.instance, r.clock.Now(), chatGap(r.channels[channel]), duePage)
+	}
+	return r.store.Due(ctx, channel, r.clock.Now(), duePage)
+}
+
+func (r *Runtime) nextDue(ctx context.Context, channel string) (time.Time, error) {
+	if r.shared() {
+		return r.store.NextDueFor(ctx, channel, r.instance, r.clock.Now())
+	}
+	return r.store.NextDue(ctx, channel)
+}
+
+// claim makes row this process's to send; on a shared store another
+// process may hold it or its chat (false). One process needs no claims.
+func (r *Runtime) claim(ctx context.Context, row store.Outbound) (bool, error) {
+	if !r.shared() {
+		return true, nil
+	}
+	now := r.clock.Now()
+	return r.store.ClaimOutbound(ctx, row.ID, r.instance, now, now.Add(claimTTL), chatGap(r.channels[row.Channel]))
+}
+
+// chatGap is a channel's least time between two messages to one chat.
+func chatGap(ch Channel) time.Duration {
+	if ch == nil || ch.Caps().ChatRate <= 0 {
+		return 0
+	}
+	return newPacer(ch.Caps()).chat
 }
 
 // drainLock keeps two drains of one channel from sending a row twice.
@@ -183,9 +230,10 @@ func (r *Runtime) sendOne(ctx context.Context, ch Channel, row store.Outbound, p
 	}
 	out.ID, out.Channel, out.To = row.ID, row.Channel, row.Address
 	sctx, stop := context.WithTimeout(wctx, sendTimeout)
+	started := time.Now()
 	extID, err := ch.Send(sctx, out)
 	stop()
-	p.sent(row.Address, err)
+	p.sent(row.Address, started, err)
 	delete(p.retrying, row.Address)
 	now := r.clock.Now()
 	var limited *ErrRateLimited
@@ -267,6 +315,7 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 // its limit, and then every chat waits.
 type pacer struct {
 	global, chat time.Duration // minimum gaps
+	base         time.Duration // global for one process alone
 	next         time.Time     // earliest next send overall
 	chats        map[string]time.Time
 	retrying     map[string]int64 // chat → its row waiting for a retry
@@ -279,6 +328,7 @@ func newPacer(c Caps) *pacer {
 	// limiter over.
 	if c.Rate > 0 {
 		p.global = time.Duration(float64(time.Second) / c.Rate * 1.03)
+		p.base = p.global
 	}
 	if c.ChatRate > 0 {
 		p.chat = time.Duration(float64(time.Second) / c.ChatRate * 1.05)
@@ -293,6 +343,12 @@ func (p *pacer) settle() time.Duration {
 		return 0
 	}
 	return max(p.chat, time.Second)
+}
+
+// share paces this process for n processes sending on the channel at once
+// (a shared store): each keeps to 1/n of the platform's overall rate.
+func (p *pacer) share(n int) {
+	p.global = p.base * time.Duration(max(n, 1))
 }
 
 // chatReady returns the zero time when chat may be sent to now, or when.
@@ -319,17 +375,27 @@ func (p *pacer) fair(rows []store.Outbound) {
 
 func (p *pacer) waitGlobal(ctx context.Context) error { return sleepUntil(ctx, p.next) }
 
-// sent notes an attempt: every call counts against the platform's limits.
-func (p *pacer) sent(chat string, err error) {
+// sent notes an attempt that started at started: every call counts against
+// the platform's limits. The gaps run from the start of a call, so that the
+// time a call takes, and recording it, is not added to every gap.
+func (p *pacer) sent(chat string, started time.Time, err error) {
 	now := time.Now()
 	if limited := (*ErrRateLimited)(nil); !errors.As(err, &limited) {
 		p.strikes = 0
 	}
-	if at := now.Add(p.global); at.After(p.next) {
+	// Keep to the schedule rather than to when the timer fired: a send that
+	// started a little late (timers oversleep) does not push back the next.
+	base := started
+	if late := started.Sub(p.next); !p.next.IsZero() && late >= 0 && late < p.global/2 {
+		base = p.next
+	}
+	if at := base.Add(p.global); at.After(p.next) {
 		p.next = at
 	}
 	if p.chat > 0 {
-		p.hold(chat, p.chat)
+		if at := started.Add(p.chat); at.After(p.chats[chat]) {
+			p.chats[chat] = at
+		}
 		if len(p.chats) > 10000 {
 			for k, at := range p.chats {
 				if now.After(at) {

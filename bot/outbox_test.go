@@ -143,7 +143,7 @@ func (w *outboxWorld) run() time.Duration {
 		if time.Since(t0) > time.Hour {
 			w.t.Fatalf("still %d pending after an hour", pending)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 	took := time.Since(t0)
 	cancel()

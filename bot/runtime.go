@@ -39,6 +39,11 @@ type Runtime struct {
 	mu       sync.Mutex
 	wake     map[string]chan struct{} // per channel: the outbox has something new
 	draining map[string]*sync.Mutex
+
+	instance      string            // this process among those sharing the database (scale.go)
+	receiveLeases map[string]string // channel → the lease its Receive runs under
+	sendLeases    map[string]string // channel → the lease its sending needs
+	holding       map[string]bool   // leases this process holds now
 }
 
 // Option configures a Runtime.
@@ -84,10 +89,17 @@ func New(st *store.Store, fs *flows.Set, opts ...Option) *Runtime {
 		channels:     map[string]Channel{},
 		wake:         map[string]chan struct{}{},
 		draining:     map[string]*sync.Mutex{},
+
+		receiveLeases: map[string]string{},
+		sendLeases:    map[string]string{},
+		holding:       map[string]bool{},
 	}
 	r.actions = defaultActions()
 	for _, o := range opts {
 		o(r)
+	}
+	if r.instance == "" {
+		r.instance = NewInstanceID()
 	}
 	return r
 }
@@ -103,7 +115,12 @@ func (r *Runtime) Run(ctx context.Context) error {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			err := ch.Receive(ctx, r)
+			var err error
+			if lease, ok := r.receiveLeases[ch.Name()]; ok && r.shared() {
+				err = r.receiveUnderLease(ctx, ch, lease)
+			} else {
+				err = ch.Receive(ctx, r)
+			}
 			if err != nil && ctx.Err() == nil {
 				errs <- fmt.Errorf("%s: %w", ch.Name(), err)
 			} else {
@@ -113,6 +130,13 @@ func (r *Runtime) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			r.sendLoop(ctx, ch)
+		}()
+	}
+	if r.shared() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.heartbeat(ctx)
 		}()
 	}
 	stopScheduler := r.startScheduler(ctx)
@@ -173,7 +197,7 @@ func (r *Runtime) Accept(ctx context.Context, msgs []Message, cursor *Cursor) er
 	q.pending = slices.Clone(q.pending[n:])
 	q.mu.Unlock()
 
-	r.commitGroup(batch)
+	r.commitGroupSafe(batch)
 
 	q.mu.Lock()
 	if len(q.pending) > 0 {
@@ -183,6 +207,21 @@ func (r *Runtime) Accept(ctx context.Context, msgs []Message, cursor *Cursor) er
 	}
 	q.mu.Unlock()
 	return <-req.done
+}
+
+// commitGroupSafe is commitGroup turning a panic outside any message's
+// savepoint into an error for the calls not yet answered: the leader must
+// always hand on the lead, or every later Accept would wait forever.
+func (r *Runtime) commitGroupSafe(batch []*acceptReq) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("accept: panic outside a message; the batch was rolled back", "panic", p)
+			for _, req := range batch {
+				req.finish(fmt.Errorf("accept: panic: %v", p))
+			}
+		}
+	}()
+	r.commitGroup(batch)
 }
 
 // maxGroupMessages bounds one group commit, so that no caller waits behind
@@ -196,6 +235,15 @@ type acceptReq struct {
 	cursor *Cursor
 	done   chan error    // the outcome, once
 	lead   chan struct{} // this caller is to commit the queue
+	over   bool          // done was sent (only the leader touches it)
+}
+
+// finish tells the caller the outcome, once.
+func (req *acceptReq) finish(err error) {
+	if !req.over {
+		req.over = true
+		req.done <- err
+	}
 }
 
 // commitQueue is the group commit's queue of Accept calls.
@@ -210,7 +258,7 @@ func (r *Runtime) commitGroup(batch []*acceptReq) {
 	live := make([]*acceptReq, 0, len(batch))
 	for _, req := range batch {
 		if err := req.ctx.Err(); err != nil {
-			req.done <- err
+			req.finish(err)
 			continue
 		}
 		live = append(live, req)
@@ -228,14 +276,14 @@ func (r *Runtime) commitGroup(batch []*acceptReq) {
 			if err == nil {
 				maps.Copy(touched, one)
 			}
-			req.done <- err
+			req.finish(err)
 		}
 	} else {
 		if err != nil {
 			clear(touched)
 		}
 		for _, req := range live {
-			req.done <- err
+			req.finish(err)
 		}
 	}
 	for name := range touched {

@@ -22,7 +22,7 @@ type job struct {
 }
 
 func (r *Runtime) jobs() []job {
-	return slices.Concat(r.workJobs(), r.boardJobs(), r.webJobs())
+	return slices.Concat(r.workJobs(), r.boardJobs(), r.webJobs(), r.requestJobs())
 }
 
 // Tick runs every job once at the runtime clock's now. The scheduler calls
@@ -45,6 +45,9 @@ func (r *Runtime) startScheduler(ctx context.Context) (stop func()) {
 	c := cron.New(cron.WithLocation(r.loc), cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
 	for _, j := range r.jobs() {
 		if _, err := c.AddFunc(j.spec, func() {
+			if !r.leadsScheduler(ctx) {
+				return // another process runs the jobs (scale.go)
+			}
 			if err := j.run(ctx, r.clock.Now()); err != nil && ctx.Err() == nil {
 				r.log.Error("scheduled job failed", "job", j.name, "err", err)
 			}

@@ -18,7 +18,7 @@ import (
 
 // actions the default flows name; the runtime's registry is pinned against
 // this list in package bot.
-var actions = []string{"create_outreach", "grant_roles", "make_receipt", "reserve_stock"}
+var actions = []string{"create_outreach", "grant_roles", "make_receipt", "note_unreachable", "reserve_stock", "set_courier", "settle_delivery", "share_post"}
 
 func mustDefault(t *testing.T) *flows.Set {
 	t.Helper()

@@ -25,10 +25,16 @@ import (
 // ErrInUse means the database is open in a running process.
 var ErrInUse = errors.New("database is in use (is sewa running? stop it first)")
 
+// ErrPostgresBackup refuses a file backup of a PostgreSQL database.
+var ErrPostgresBackup = errors.New("the database is PostgreSQL: back it up with pg_dump (e.g. pg_dump -Fc -f sewa.dump DBNAME) and restore with pg_restore; sewa backup and restore are for SQLite files")
+
 // Backup writes a consistent copy of the open database to dest, which must
 // not exist yet. The copy is written beside dest and renamed into place, so a
 // failed backup never leaves a half-written file under dest's name.
 func (s *Store) Backup(ctx context.Context, dest string) error {
+	if s.pg {
+		return fmt.Errorf("backup: %w", ErrPostgresBackup)
+	}
 	return backupDB(ctx, s.db, dest)
 }
 
@@ -36,6 +42,9 @@ func (s *Store) Backup(ctx context.Context, dest string) error {
 // a Store, so no migration runs on a database another (older or newer) sewa
 // is using at that moment.
 func BackupFile(ctx context.Context, path, dest string) error {
+	if IsPostgres(path) {
+		return fmt.Errorf("backup: %w", ErrPostgresBackup)
+	}
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -167,6 +176,9 @@ func CheckFile(ctx context.Context, path string) (FileInfo, error) {
 // keeps the database it replaces as path.before-restore-TIME (returned), so
 // a restore can be undone. Nothing is changed when it fails.
 func Restore(ctx context.Context, from, path string, now time.Time) (kept string, err error) {
+	if IsPostgres(path) {
+		return "", fmt.Errorf("restore: %w", ErrPostgresBackup)
+	}
 	if _, err := CheckFile(ctx, from); err != nil {
 		return "", fmt.Errorf("restore: the backup is not usable: %w", err)
 	}
@@ -245,6 +257,9 @@ func copyFile(from, to string) error {
 
 // Path returns the file of the open database ("" for an in-memory one).
 func (s *Store) Path(ctx context.Context) (string, error) {
+	if s.pg {
+		return "", nil
+	}
 	var seq int
 	var name, file string
 	err := s.db.QueryRowContext(ctx, `SELECT seq, name, file FROM pragma_database_list WHERE name = 'main'`).Scan(&seq, &name, &file)

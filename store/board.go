@@ -100,7 +100,7 @@ func (t *Tx) fillStage(s *StageStat, staleBefore time.Time) error {
 	if staleBefore.IsZero() || s.Oldest.After(staleBefore) {
 		return nil
 	}
-	err = t.queryRow(`SELECT count(*) FROM (SELECT 1 FROM cards WHERE flow = ? AND stage = ? AND open = 1 AND stage_entered_at <= ? LIMIT ?)`,
+	err = t.queryRow(`SELECT count(*) FROM (SELECT 1 FROM cards WHERE flow = ? AND stage = ? AND open = 1 AND stage_entered_at <= ? LIMIT ?) AS stale`,
 		s.Flow, s.Stage, ms(staleBefore), StaleCap).Scan(&s.Stale)
 	if err != nil {
 		return fmt.Errorf("stale of %s/%s: %w", s.Flow, s.Stage, err)
@@ -243,7 +243,7 @@ type FieldSum struct {
 // ("1100.00", "4").
 func (t *Tx) SumCreated(flow, field string, from, to time.Time) (FieldSum, error) {
 	var s FieldSum
-	err := t.queryRow(`SELECT count(*), coalesce(sum(CAST(round(CAST(json_extract(fields, ?) AS REAL) * 100) AS INTEGER)), 0)
+	err := t.queryRow(`SELECT count(*), coalesce(sum(`+t.hundredths(`json_extract(fields, ?)`)+`), 0)
 		FROM cards WHERE flow = ? AND created_at >= ? AND created_at < ?`,
 		"$."+field, flow, ms(from), ms(to)).Scan(&s.N, &s.Hundredths)
 	if err != nil {
@@ -404,6 +404,11 @@ func (t *Tx) FindCards(text string, limit int) ([]*Card, error) {
 	text = strings.TrimSpace(text)
 	if len([]rune(text)) < 3 {
 		return nil, nil
+	}
+	if t.pg { // pg_trgm (migration 0003): any substring, letters in either case
+		pattern := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(text) + "%"
+		return t.cards(`SELECT `+prefixed("c.", cardCols)+` FROM card_search s JOIN cards c ON c.id = s.card_id
+			WHERE s.body ILIKE ? ESCAPE '\' ORDER BY s.rowid DESC LIMIT ?`, pattern, limit)
 	}
 	phrase := `"` + strings.ReplaceAll(text, `"`, `""`) + `"`
 	return t.cards(`SELECT `+prefixed("c.", cardCols)+` FROM card_search s JOIN cards c ON c.id = s.card_id

@@ -26,7 +26,7 @@ var boardNow = time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC)
 
 func boardStore(t testing.TB) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "board.db"))
+	st, err := store.Open(context.Background(), dsnFor(t, filepath.Join(t.TempDir(), "board.db")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,9 @@ func boardCounts(t *testing.T, st *store.Store) map[[2]string][2]int {
 
 // The stage counts the triggers keep equal a scan of the cards after any
 // mix of inserts, moves, holds, releases, closes and rolled-back changes.
-func TestStageCountsFollowCards(t *testing.T) {
+func TestStageCountsFollowCards(t *testing.T) { eachBackend(t, testStageCountsFollowCards) }
+
+func testStageCountsFollowCards(t *testing.T) {
 	st := boardStore(t)
 	worker := &store.Contact{Channel: "console", Address: "ravi", Name: "Ravi", Roles: []string{"caller"}, Created: boardNow, LastSeen: boardNow}
 	boardTx(t, st, func(tx *store.Tx) error { return tx.SaveContact(worker) })
@@ -143,7 +145,9 @@ func TestStageCountsFollowCards(t *testing.T) {
 	}
 }
 
-func TestBoardOldestAndStale(t *testing.T) {
+func TestBoardOldestAndStale(t *testing.T) { eachBackend(t, testBoardOldestAndStale) }
+
+func testBoardOldestAndStale(t *testing.T) {
 	st := boardStore(t)
 	for _, h := range []int{50, 30, 2} {
 		boardCard(t, st, "R", "request", "validate", boardNow.Add(-time.Duration(h)*time.Hour), nil)
@@ -178,7 +182,9 @@ func eqButOldest(a, b store.StageStat) bool {
 
 // StaleCards returns what still needs a reminder; a recorded reminder is
 // never recorded twice; a card entering its stage again starts afresh.
-func TestStaleCardsAndReminders(t *testing.T) {
+func TestStaleCardsAndReminders(t *testing.T) { eachBackend(t, testStaleCardsAndReminders) }
+
+func testStaleCardsAndReminders(t *testing.T) {
 	st := boardStore(t)
 	ravi := &store.Contact{Channel: "console", Address: "ravi", Name: "Ravi", Roles: []string{"caller"}, Created: boardNow, LastSeen: boardNow}
 	boardTx(t, st, func(tx *store.Tx) error { return tx.SaveContact(ravi) })
@@ -241,7 +247,9 @@ func TestStaleCardsAndReminders(t *testing.T) {
 	}
 }
 
-func TestStockLevelsMatchLedger(t *testing.T) {
+func TestStockLevelsMatchLedger(t *testing.T) { eachBackend(t, testStockLevelsMatchLedger) }
+
+func testStockLevelsMatchLedger(t *testing.T) {
 	st := boardStore(t)
 	entries := []store.StockEntry{
 		{Item: "kit", Kind: store.StockReceived, Qty: 50},
@@ -275,7 +283,9 @@ func TestStockLevelsMatchLedger(t *testing.T) {
 	}
 }
 
-func TestFindCards(t *testing.T) {
+func TestFindCards(t *testing.T) { eachBackend(t, testFindCards) }
+
+func testFindCards(t *testing.T) {
 	st := boardStore(t)
 	boardCard(t, st, "R", "request", "validate", boardNow, map[string]string{"name": "Asha Devi", "phone": "9812345678",
 		"address": "B-12 Sanjay Colony, near Okhla metro", "families": "1"})
@@ -333,7 +343,9 @@ func TestFindCards(t *testing.T) {
 
 // The day's numbers: cards created, moves, and sums of fields, each in its
 // period only.
-func TestDayNumbers(t *testing.T) {
+func TestDayNumbers(t *testing.T) { eachBackend(t, testDayNumbers) }
+
+func testDayNumbers(t *testing.T) {
 	st := boardStore(t)
 	day := boardNow.Truncate(24 * time.Hour)
 	yesterday := day.Add(-24 * time.Hour)
@@ -417,6 +429,10 @@ func TestDayNumbers(t *testing.T) {
 }
 
 func TestHeldByAbsentDigestOnceAndChannelActivity(t *testing.T) {
+	eachBackend(t, testHeldByAbsentDigestOnceAndChannelActivity)
+}
+
+func testHeldByAbsentDigestOnceAndChannelActivity(t *testing.T) {
 	st := boardStore(t)
 	sunil := &store.Contact{Channel: "console", Address: "sunil", Name: "Sunil", Roles: []string{"caller"}, LastSeen: boardNow.Add(-50 * time.Hour)}
 	ravi := &store.Contact{Channel: "console", Address: "ravi", Name: "Ravi", Roles: []string{"caller"}, LastSeen: boardNow}
@@ -474,6 +490,10 @@ func TestHeldByAbsentDigestOnceAndChannelActivity(t *testing.T) {
 // Migration 0003 fills its aggregates from the rows a database already has
 // exactly as its triggers keep them from then on.
 func TestMigrationFillsAggregatesFromExistingRows(t *testing.T) {
+	eachBackend(t, testMigrationFillsAggregatesFromExistingRows)
+}
+
+func testMigrationFillsAggregatesFromExistingRows(t *testing.T) {
 	st := boardStore(t)
 	seedBoard(t, st, 3000)
 	ravi := &store.Contact{Channel: "console", Address: "ravi", Name: "Ravi", Roles: []string{"caller"}, LastSeen: boardNow}
@@ -521,7 +541,7 @@ func TestMigrationFillsAggregatesFromExistingRows(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	body, err := os.ReadFile(filepath.Join("migrations", "0003_reminders.sql"))
+	body, err := os.ReadFile(filepath.Join("migrations", "0003_reminders."+dialectOf(st)+".sql"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -673,6 +693,10 @@ func BenchmarkStatus(b *testing.B) {
 // outbox rows and an inbound id; each delivered request two stock lines.
 func seedBoard(b testing.TB, st *store.Store, n int) {
 	b.Helper()
+	if st.Postgres() {
+		seedBoardPG(b, st, n)
+		return
+	}
 	now := boardNow.UnixMilli()
 	const year = int64(365 * 24 * time.Hour / time.Millisecond)
 	const hour = int64(time.Hour / time.Millisecond)

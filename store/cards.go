@@ -58,7 +58,7 @@ func scanCard(row interface{ Scan(...any) error }) (*Card, error) {
 func (t *Tx) NewCard(prefix string, c *Card) error {
 	var n int64
 	err := t.queryRow(`INSERT INTO card_seq (prefix, last) VALUES (?, 1)
-		ON CONFLICT (prefix) DO UPDATE SET last = last + 1 RETURNING last`, prefix).Scan(&n)
+		ON CONFLICT (prefix) DO UPDATE SET last = card_seq.last + 1 RETURNING last`, prefix).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("next %s id: %w", prefix, err)
 	}

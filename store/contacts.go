@@ -91,7 +91,7 @@ func (t *Tx) CountContacts(channel string) (int, error) {
 // ContactsWithRole lists the reachable contacts having role, oldest first.
 func (t *Tx) ContactsWithRole(role string) ([]*Contact, error) {
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+contactCols+` FROM contacts
-		WHERE blocked_at IS NULL AND (' ' || roles || ' ') LIKE ? ORDER BY id`, "% "+role+" %")
+		WHERE blocked_at IS NULL AND (' ' || roles || ' ') `+t.like()+` ? ORDER BY id`, "% "+role+" %")
 	if err != nil {
 		return nil, err
 	}

@@ -61,7 +61,7 @@ type Receipt struct {
 func (t *Tx) NextReceiptSeq(fy string) (int, error) {
 	var n int
 	err := t.queryRow(`INSERT INTO receipt_seq (fy, last) VALUES (?, 1)
-		ON CONFLICT (fy) DO UPDATE SET last = last + 1 RETURNING last`, fy).Scan(&n)
+		ON CONFLICT (fy) DO UPDATE SET last = receipt_seq.last + 1 RETURNING last`, fy).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("next receipt number of %s: %w", fy, err)
 	}
@@ -70,7 +70,7 @@ func (t *Tx) NextReceiptSeq(fy string) (int, error) {
 
 // AddReceipt stores an issued receipt. A card has at most one receipt.
 func (t *Tx) AddReceipt(r Receipt) error {
-	_, err := t.exec(`INSERT INTO receipts (number, fy, seq, card_id, issued_at, path, content) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.keepGoing(`INSERT INTO receipts (number, fy, seq, card_id, issued_at, path, content) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		r.Number, r.FY, r.Seq, r.Card, ms(r.Issued), r.Path, r.Content)
 	if err != nil {
 		return fmt.Errorf("store receipt %s for %s: %w", r.Number, r.Card, err)

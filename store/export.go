@@ -182,7 +182,11 @@ func (s *Store) readSnapshot(ctx context.Context, fn func(*sql.Conn) error) erro
 		return err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
+	begin := `BEGIN`
+	if s.pg { // each statement would otherwise see the latest commits
+		begin = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`
+	}
+	if _, err := conn.ExecContext(ctx, begin); err != nil {
 		return err
 	}
 	err = fn(conn)

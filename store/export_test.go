@@ -143,7 +143,9 @@ func readCSV(t *testing.T, s string) []map[string]string {
 
 // The export holds no name, phone, address, PAN, UPI id, bank reference,
 // photo or note of anyone seeded, in any spelling of the phone number.
-func TestExportHasNoPersonalData(t *testing.T) {
+func TestExportHasNoPersonalData(t *testing.T) { eachBackend(t, testExportHasNoPersonalData) }
+
+func testExportHasNoPersonalData(t *testing.T) {
 	st := open(t, filepath.Join(t.TempDir(), "sewa.db"))
 	seedExport(t, st)
 	files, _ := exportAll(t, st)
@@ -167,7 +169,9 @@ func TestExportHasNoPersonalData(t *testing.T) {
 	}
 }
 
-func TestExportKeepsCountsAndAmounts(t *testing.T) {
+func TestExportKeepsCountsAndAmounts(t *testing.T) { eachBackend(t, testExportKeepsCountsAndAmounts) }
+
+func testExportKeepsCountsAndAmounts(t *testing.T) {
 	st := open(t, filepath.Join(t.TempDir(), "sewa.db"))
 	seedExport(t, st)
 	files, sum := exportAll(t, st)
@@ -260,7 +264,9 @@ func TestExportKeepsCountsAndAmounts(t *testing.T) {
 	}
 }
 
-func TestExportRefusesAnEmptyPeriod(t *testing.T) {
+func TestExportRefusesAnEmptyPeriod(t *testing.T) { eachBackend(t, testExportRefusesAnEmptyPeriod) }
+
+func testExportRefusesAnEmptyPeriod(t *testing.T) {
 	st := open(t, filepath.Join(t.TempDir(), "sewa.db"))
 	at := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
 	_, err := st.Export(context.Background(), store.ExportOptions{From: at, To: at}, func(string) (io.Writer, error) { return io.Discard, nil })
@@ -296,7 +302,9 @@ func TestLocality(t *testing.T) {
 	}
 }
 
-func TestSecretIsMadeOnceAndRotates(t *testing.T) {
+func TestSecretIsMadeOnceAndRotates(t *testing.T) { eachBackend(t, testSecretIsMadeOnceAndRotates) }
+
+func testSecretIsMadeOnceAndRotates(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "sewa.db")
 	st := open(t, path)

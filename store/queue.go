@@ -297,7 +297,7 @@ func (t *Tx) Workers(roles []string) ([]Worker, error) {
 	var conds []string
 	var args []any
 	for _, r := range roles {
-		conds = append(conds, `(' ' || c.roles || ' ') LIKE ?`)
+		conds = append(conds, `(' ' || c.roles || ' ') `+t.like()+` ?`)
 		args = append(args, "% "+r+" %")
 	}
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT c.id, c.channel, c.address, c.name, c.phone, c.lang, c.roles, c.blocked_at, c.created_at, c.last_seen,
@@ -370,7 +370,7 @@ func (t *Tx) FindContacts(q string, withRoles bool, limit int) ([]*Contact, erro
 	}
 	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q)
 	query := `SELECT ` + contactCols + ` FROM contacts
-		WHERE (lower(address) = lower(?) OR name LIKE ? ESCAPE '\' OR name LIKE ? ESCAPE '\')`
+		WHERE (lower(address) = lower(?) OR name ` + t.like() + ` ? ESCAPE '\' OR name ` + t.like() + ` ? ESCAPE '\')`
 	if withRoles {
 		query += ` AND roles <> ''`
 	}

@@ -54,6 +54,10 @@ func load(t *testing.T, st *store.Store, id string) *store.Card {
 // Each reads in one transaction and claims in another, so only the
 // conditional UPDATE stands between them.
 func TestClaimHasOneWinnerUnderConcurrency(t *testing.T) {
+	eachBackend(t, testClaimHasOneWinnerUnderConcurrency)
+}
+
+func testClaimHasOneWinnerUnderConcurrency(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sewa.db")
 	a, b := open(t, path), open(t, path)
 	card := addCard(t, a, "validate", t0, 0, 0)
@@ -118,6 +122,10 @@ func TestClaimHasOneWinnerUnderConcurrency(t *testing.T) {
 // goroutines, several cards. Every card ends with one holder, and nobody
 // holds two.
 func TestNextAndClaimInOneTxNeverDoubles(t *testing.T) {
+	eachBackend(t, testNextAndClaimInOneTxNeverDoubles)
+}
+
+func testNextAndClaimInOneTxNeverDoubles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sewa.db")
 	st := open(t, path)
 	const cards, n = 10, 50
@@ -165,7 +173,9 @@ func TestNextAndClaimInOneTxNeverDoubles(t *testing.T) {
 	}
 }
 
-func TestQueueOrderLeasesAndRelease(t *testing.T) {
+func TestQueueOrderLeasesAndRelease(t *testing.T) { eachBackend(t, testQueueOrderLeasesAndRelease) }
+
+func testQueueOrderLeasesAndRelease(t *testing.T) {
 	st := open(t, filepath.Join(t.TempDir(), "sewa.db"))
 	asha := addContact(t, st, "asha", "caller")
 	ravi := addContact(t, st, "ravi", "caller")
@@ -269,7 +279,9 @@ func TestQueueOrderLeasesAndRelease(t *testing.T) {
 	})
 }
 
-func TestOffersOnePerCardAndRounds(t *testing.T) {
+func TestOffersOnePerCardAndRounds(t *testing.T) { eachBackend(t, testOffersOnePerCardAndRounds) }
+
+func testOffersOnePerCardAndRounds(t *testing.T) {
 	st := open(t, filepath.Join(t.TempDir(), "sewa.db"))
 	asha := addContact(t, st, "asha", "caller")
 	ravi := addContact(t, st, "ravi", "caller")
@@ -325,7 +337,9 @@ func TestOffersOnePerCardAndRounds(t *testing.T) {
 	})
 }
 
-func TestWorkersPauseAndFind(t *testing.T) {
+func TestWorkersPauseAndFind(t *testing.T) { eachBackend(t, testWorkersPauseAndFind) }
+
+func testWorkersPauseAndFind(t *testing.T) {
 	st := open(t, filepath.Join(t.TempDir(), "sewa.db"))
 	asha := addContact(t, st, "asha", "caller", "logistics")
 	addContact(t, st, "Asha Devi", "caller")

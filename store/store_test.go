@@ -12,9 +12,9 @@ import (
 	"sewa/store"
 )
 
-func open(t *testing.T, path string) *store.Store {
+func open(t testing.TB, path string) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), path)
+	st, err := store.Open(context.Background(), dsnFor(t, path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,9 +23,13 @@ func open(t *testing.T, path string) *store.Store {
 }
 
 func TestMigrationsOpenReopenRefuseNewer(t *testing.T) {
+	eachBackend(t, testMigrationsOpenReopenRefuseNewer)
+}
+
+func testMigrationsOpenReopenRefuseNewer(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "nested", "sewa.db")
-	st, err := store.Open(ctx, path)
+	st, err := store.Open(ctx, dsnFor(t, path))
 	if err != nil {
 		t.Fatalf("open empty file: %v", err)
 	}
@@ -44,13 +48,15 @@ func TestMigrationsOpenReopenRefuseNewer(t *testing.T) {
 	}
 	st.Close()
 
-	_, err = store.Open(ctx, path)
+	_, err = store.Open(ctx, dsnFor(t, path))
 	if !errors.Is(err, store.ErrNewerSchema) {
 		t.Fatalf("open newer schema: err = %v, want ErrNewerSchema", err)
 	}
 }
 
-func TestInboundIsIdempotent(t *testing.T) {
+func TestInboundIsIdempotent(t *testing.T) { eachBackend(t, testInboundIsIdempotent) }
+
+func testInboundIsIdempotent(t *testing.T) {
 	st := open(t, filepath.Join(t.TempDir(), "sewa.db"))
 	ctx := context.Background()
 	now := time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC)
@@ -70,7 +76,9 @@ func TestInboundIsIdempotent(t *testing.T) {
 	}
 }
 
-func TestRolledBackTxLeavesNothing(t *testing.T) {
+func TestRolledBackTxLeavesNothing(t *testing.T) { eachBackend(t, testRolledBackTxLeavesNothing) }
+
+func testRolledBackTxLeavesNothing(t *testing.T) {
 	st := open(t, filepath.Join(t.TempDir(), "sewa.db"))
 	ctx := context.Background()
 	boom := errors.New("boom")
@@ -98,6 +106,10 @@ func TestRolledBackTxLeavesNothing(t *testing.T) {
 // Card ids come from one sequence per prefix: concurrent creators never
 // share or skip a number.
 func TestCardIDsUniqueUnderConcurrency(t *testing.T) {
+	eachBackend(t, testCardIDsUniqueUnderConcurrency)
+}
+
+func testCardIDsUniqueUnderConcurrency(t *testing.T) {
 	st := open(t, filepath.Join(t.TempDir(), "sewa.db"))
 	ctx := context.Background()
 	const n = 40

@@ -73,7 +73,10 @@ func restoreCmd(ctx context.Context, args []string, getenv func(string) string, 
 // backups/ beside the database (the last 7 kept), and the board's public
 // address from SEWA_PUBLIC_URL.
 func webOptions(cfg config, getenv func(string) string) ([]bot.Option, error) {
-	opts := []bot.Option{bot.WithDailyBackup(filepath.Join(filepath.Dir(cfg.DB), "backups"), 7)}
+	var opts []bot.Option
+	if !store.IsPostgres(cfg.DB) { // PostgreSQL is backed up with pg_dump
+		opts = append(opts, bot.WithDailyBackup(filepath.Join(filepath.Dir(cfg.DB), "backups"), 7))
+	}
 	if pub := getenv("SEWA_PUBLIC_URL"); pub != "" {
 		u, err := url.Parse(pub)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

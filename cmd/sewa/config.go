@@ -19,6 +19,7 @@ import (
 // config is everything the environment and flags say; flags override.
 type config struct {
 	DB           string
+	DataDir      string // photos, receipts, the WhatsApp device store (SEWA_DATA)
 	TelegramTok  string
 	TelegramURL  string
 	WebhookURL   string
@@ -53,7 +54,8 @@ func loadConfig(args []string, getenv func(string) string) (config, []string, er
 	var c config
 	var coordinators, tz string
 	fs := flag.NewFlagSet("sewa", flag.ContinueOnError)
-	fs.StringVar(&c.DB, "db", env("SEWA_DB", "sewa.db"), "database file (SEWA_DB)")
+	fs.StringVar(&c.DB, "db", env("SEWA_DB", "sewa.db"), "database file, or a postgres:// URL (SEWA_DB)")
+	fs.StringVar(&c.DataDir, "data", env("SEWA_DATA", ""), "directory of photos and receipts (SEWA_DATA; default: beside the SQLite file, ./sewa-data with PostgreSQL)")
 	fs.StringVar(&c.TelegramTok, "telegram-token", env("TELEGRAM_TOKEN", ""), "Telegram bot token (TELEGRAM_TOKEN)")
 	fs.StringVar(&c.TelegramURL, "telegram-api-url", env("TELEGRAM_API_URL", "https://api.telegram.org"), "Bot API base URL (TELEGRAM_API_URL)")
 	fs.StringVar(&c.WebhookURL, "telegram-webhook-url", env("TELEGRAM_WEBHOOK_URL", ""), "receive Telegram by webhook at this public URL instead of polling (TELEGRAM_WEBHOOK_URL)")
@@ -77,6 +79,7 @@ func loadConfig(args []string, getenv func(string) string) (config, []string, er
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
 	}
+	c.DataDir = dataDir(c.DB, c.DataDir)
 	var problems []string
 	if c.DB == "" {
 		problems = append(problems, "SEWA_DB: needs a file path")

@@ -34,6 +34,9 @@ import (
 
 const crashToken = "7000001:AAH-crash_t0ken"
 
+// firstUpdateID is the fake's first update_id (fakeapi's default).
+const firstUpdateID = 700000001
+
 // sewaBinary builds sewa into dir.
 func sewaBinary(t *testing.T, dir string) string {
 	t.Helper()
@@ -202,13 +205,18 @@ var crashAnswers = []*regexp.Regexp{
 
 var crashStatus = regexp.MustCompile(`^Your requests:\nR-\d+: `)
 
-// burst queues n updates from each of chats chats, interleaved, and returns
-// the last update_id.
-func (r *crashRig) burst(chats, n int) int64 {
+// burst queues n updates from each of chats chats, interleaved, spread
+// evenly over the duration over (all at once when over is 0), as Telegram
+// would hold them whether sewa is up or not. It returns the last update_id.
+func (r *crashRig) burst(chats, n int, over time.Duration) int64 {
 	var last int64
+	gap := over / time.Duration(chats*n)
 	for i := range n {
 		for c := range chats {
 			last = r.api.SayText(int64(100000+c), crashScript(c, n)[i])
+			if gap > 0 {
+				time.Sleep(gap)
+			}
 		}
 	}
 	return last
@@ -344,7 +352,11 @@ func TestKill9(t *testing.T) {
 	t.Logf("%d chats × %d updates, %d kills, seed %d (SEWA_CRASH_SEED)", chats, n, kills, seed)
 	rng := rand.New(rand.NewPCG(seed, 9))
 	r := newCrashRig(t)
-	last := r.burst(chats, n)
+	// The updates arrive during the first kills (not all before the first
+	// start), so that kills land while batches are being committed too, and
+	// not only while answers are being sent.
+	fed := make(chan int64, 1)
+	go func() { fed <- r.burst(chats, n, time.Duration(kills)*600*time.Millisecond) }()
 	t0 := time.Now()
 	for k := range kills {
 		r.start()
@@ -353,8 +365,9 @@ func TestKill9(t *testing.T) {
 		time.Sleep(wait)
 		r.alive()
 		r.kill()
-		t.Logf("kill %d after %s: offset %d/%d, %d answers delivered", k+1, wait, r.api.Confirmed(), last+1, len(r.api.Sent()))
+		t.Logf("kill %d after %s: %d updates confirmed, %d answers delivered", k+1, wait, max(r.api.Confirmed()-firstUpdateID, 0), len(r.api.Sent()))
 	}
+	last := <-fed
 	r.start()
 	r.waitDone(chats, n, last, 3*time.Minute)
 	r.stop()
@@ -391,7 +404,7 @@ func TestFaults(t *testing.T) {
 	for range 40 {
 		r.api.FailLater("", 5+rng.IntN(9), 1, faults[rng.IntN(len(faults))])
 	}
-	last := r.burst(chats, n)
+	last := r.burst(chats, n, 0)
 
 	// The database busy: a second connection takes the write lock for
 	// 700ms, five times, while sewa works.

@@ -105,7 +105,7 @@ func toolConfig(getenv func(string) string, stderr io.Writer) (config, bool) {
 // openExisting opens the store at path, refusing to create a new, empty one
 // (a wrong SEWA_DB would otherwise export or back up nothing, quietly).
 func openExisting(ctx context.Context, path string) (*store.Store, error) {
-	if _, err := os.Stat(path); err != nil {
+	if _, err := os.Stat(path); err != nil && !store.IsPostgres(path) {
 		return nil, fmt.Errorf("no database at %s (set SEWA_DB): %w", path, err)
 	}
 	return store.Open(ctx, path)

@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"sewa/bot"
@@ -56,6 +55,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return backupCmd(ctx, args[1:], getenv, stdout, stderr)
 		case "restore":
 			return restoreCmd(ctx, args[1:], getenv, stdout, stderr)
+		case "migrate":
+			return migrateCmd(ctx, args[1:], getenv, stdout, stderr)
+		case "copy":
+			return copyCmd(ctx, args[1:], stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, usage)
 			return 0
@@ -86,6 +89,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 	opts := []bot.Option{bot.WithLogger(log), bot.WithLang(cfg.Lang), bot.WithLocation(cfg.TZ), bot.WithCoordinators(cfg.Coordinators...), bot.WithHTTP(cfg.HTTP)}
 	opts = append(opts, moneyOptions(cfg)...)
+	opts = append(opts, scaleOptions(cfg)...)
 	opts = append(opts, bot.WithQuietHours(cfg.QuietFrom, cfg.QuietTo), bot.WithDigestAt(cfg.DigestAt), bot.WithReminderSpec(cfg.ReminderSpec))
 	webOpts, err := webOptions(cfg, getenv)
 	if err != nil {
@@ -114,7 +118,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		opts = append(opts, bot.WithChannel(console.New(stdin, stdout, console.WithPrompt(tty))))
 		channels++
 		fmt.Fprintf(stdout, "Sewa is running in this terminal (console channel, data in %s). Type /start; /as NAME switches who is speaking; Ctrl-D stops.\n"+
-			"To serve Telegram set TELEGRAM_TOKEN; for WhatsApp run `sewa whatsapp link` and set SEWA_WHATSAPP=1.\n", cfg.DB)
+			"To serve Telegram set TELEGRAM_TOKEN; for WhatsApp run `sewa whatsapp link` and set SEWA_WHATSAPP=1.\n", store.RedactURL(cfg.DB))
 	}
 	if cfg.WhatsApp {
 		// Coordinators hear of a dead WhatsApp session on their other channels.
@@ -156,8 +160,10 @@ const usage = `sewa runs the relief group's chat bot.
   sewa export --from 2026-04-01 --to 2026-04-30 [--out DIR]   open data without personal data
   sewa backup FILE        a consistent copy of the database, while the bot runs
   sewa restore FILE       put a backup back (the bot must be stopped)
+  sewa migrate            bring SEWA_DB to this sewa's schema (PostgreSQL: with every sewa stopped)
+  sewa copy --from sewa.db --to postgres://user:pass@host/db   move a group to PostgreSQL
 
-Configuration is by environment (flags override): SEWA_DB, TELEGRAM_TOKEN,
+Configuration is by environment (flags override): SEWA_DB, SEWA_DATA, TELEGRAM_TOKEN,
 TELEGRAM_API_URL, TELEGRAM_WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET, SEWA_WHATSAPP,
 SEWA_CONSOLE, SEWA_COORDINATORS, SEWA_HTTP, SEWA_PUBLIC_URL, SEWA_SMS_TOKEN,
 SEWA_ORG_NAME, SEWA_ORG_ADDRESS, SEWA_ORG_80G, SEWA_QUIET_HOURS, SEWA_DIGEST_AT,
@@ -181,7 +187,7 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 // served on SEWA_HTTP when TELEGRAM_WEBHOOK_URL is set.
 func newTelegram(ctx context.Context, cfg config, st *store.Store, log *slog.Logger) (*telegram.Adapter, error) {
 	opts := []telegram.Option{telegram.WithAPIURL(cfg.TelegramURL), telegram.WithCursors(st),
-		telegram.WithDataDir(filepath.Dir(cfg.DB)), telegram.WithLogger(log)}
+		telegram.WithDataDir(cfg.DataDir), telegram.WithLogger(log)}
 	if cfg.WebhookURL != "" {
 		opts = append(opts, telegram.WithWebhook(cfg.WebhookURL, cfg.WebhookKey))
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -26,7 +25,7 @@ func moneyOptions(cfg config) []bot.Option {
 	lines := func(s string) string { return strings.ReplaceAll(s, `\n`, "\n") }
 	return []bot.Option{
 		bot.WithOrg(flows.Org{Name: cfg.OrgName, Address: lines(cfg.OrgAddress), Registration: lines(cfg.Org80G)}),
-		bot.WithDataDir(filepath.Dir(cfg.DB)),
+		bot.WithDataDir(cfg.DataDir),
 		bot.WithSMSToken(cfg.SMSToken),
 	}
 }

@@ -24,9 +24,10 @@ const whatsappUsage = `usage:
 Both take --db FILE (default SEWA_DB); the link is kept in sewa-whatsapp.db beside it.
 `
 
-// whatsappStorePath is the device store beside Sewa's database.
-func whatsappStorePath(db string) string {
-	return filepath.Join(filepath.Dir(db), whatsapp.StoreFile)
+// whatsappStorePath is the device store in Sewa's data directory (beside
+// a SQLite database).
+func whatsappStorePath(dir string) string {
+	return filepath.Join(dir, whatsapp.StoreFile)
 }
 
 // whatsappCmd runs `sewa whatsapp link [--phone N]` and `sewa whatsapp unlink`.
@@ -68,7 +69,7 @@ func whatsappCmd(ctx context.Context, args []string, getenv func(string) string,
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	path := whatsappStorePath(db)
+	path := whatsappStorePath(dataDir(db, strings.TrimSpace(getenv("SEWA_DATA"))))
 	dev, err := whatsapp.OpenDevice(ctx, path, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "sewa whatsapp %s: %v\n", sub, err)
@@ -119,7 +120,7 @@ var errWhatsAppNotLinked = errors.New("WhatsApp: no phone is linked yet: run `se
 // whatsapp.MessageID). opts add to the adapter's options (e.g.
 // whatsapp.WithAlert).
 func newWhatsApp(ctx context.Context, cfg config, st *store.Store, log *slog.Logger, opts ...whatsapp.Option) (*whatsapp.Adapter, func(), error) {
-	dev, err := whatsapp.OpenDevice(ctx, whatsappStorePath(cfg.DB), log)
+	dev, err := whatsapp.OpenDevice(ctx, whatsappStorePath(cfg.DataDir), log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -135,7 +136,7 @@ func newWhatsApp(ctx context.Context, cfg config, st *store.Store, log *slog.Log
 	cli := dev.NewClient(log)
 	opts = append([]whatsapp.Option{
 		whatsapp.WithLogger(log),
-		whatsapp.WithDataDir(filepath.Dir(cfg.DB)),
+		whatsapp.WithDataDir(cfg.DataDir),
 		whatsapp.WithMessageIDSalt(salt),
 	}, opts...)
 	a := whatsapp.New(cli, dev.Container.LIDMap, opts...)

@@ -2,7 +2,7 @@
 -- transaction as the rows they count, so /status reads a few small tables and
 -- indexes instead of scanning cards; stale-card reminders sent, so none is
 -- sent twice; digests sent, one per day; and a search index for /find.
--- SQLite only (triggers and FTS5); a PostgreSQL variant needs its own file.
+-- SQLite (triggers and FTS5); 0003_reminders.postgres.sql is the same for PostgreSQL.
 
 -- Open cards per flow and stage, and how many of them someone holds.
 CREATE TABLE stage_counts (
