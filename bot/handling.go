@@ -106,6 +106,7 @@ func (h *handling) identify() error {
 		}
 	}
 	c.LastSeen = h.now
+	c.Blocked = time.Time{} // writing to us again undoes a block
 	if err := h.tx.SaveContact(c); err != nil {
 		return err
 	}
@@ -230,6 +231,21 @@ func (h *handling) step(in flows.Input) error {
 
 func engineCard(c *store.Card) flows.Card {
 	return flows.Card{ID: c.ID, Flow: c.Flow, Stage: c.Stage, Fields: c.Fields}
+}
+
+// begin makes sess the sender's conversation and carries out its first
+// effects. Its version continues the old session's (versions only grow, so
+// old buttons stay stale), and its questions carry it.
+func (h *handling) begin(sess flows.Session, effs []flows.Effect, card *store.Card) error {
+	sess.Version += h.st.Version
+	for i, e := range effs {
+		if a, ok := e.(flows.Ask); ok {
+			a.Version = sess.Version
+			effs[i] = a
+		}
+	}
+	h.st = state{Session: sess}
+	return h.apply(effs, card)
 }
 
 // apply carries out engine effects. card is the card they concern, if any;

@@ -247,7 +247,7 @@ func (r *Runtime) sendOne(ctx context.Context, ch Channel, row store.Outbound, p
 		return sendLater, r.store.MarkRetry(wctx, row.ID, now.Add(limited.RetryAfter), err.Error())
 	case errors.Is(err, ErrBlocked):
 		r.log.Warn("recipient blocked the bot", "channel", ch.Name(), "to", row.Address, "outbox_id", row.ID)
-		if err := r.store.Tx(wctx, func(tx *store.Tx) error { return tx.MarkBlocked(ch.Name(), row.Address, now) }); err != nil {
+		if err := r.blocked(wctx, ch.Name(), row.Address, now); err != nil {
 			return sendBlocked, err
 		}
 		return sendBlocked, r.store.MarkFailed(wctx, row.ID, err.Error())
@@ -420,4 +420,42 @@ func (p *pacer) limited(chat string, d time.Duration) {
 	if at := time.Now().Add(d); p.strikes >= 2 && at.After(p.next) {
 		p.next = at
 	}
+}
+
+// blocked records that a contact blocked the bot, and when they were a
+// volunteer or coordinator tells the coordinators on their channels, in the
+// same transaction: nobody should wait for answers from someone gone.
+func (r *Runtime) blocked(ctx context.Context, channel, address string, now time.Time) error {
+	return r.asSystem(ctx, now, func(h *handling) error {
+		c, err := h.tx.Contact(channel, address)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !c.Blocked.IsZero() {
+			return nil // already known
+		}
+		if err := h.tx.MarkBlocked(channel, address, now); err != nil {
+			return err
+		}
+		if !c.Has(RoleCoordinator) && !slices.ContainsFunc(WorkRoles, c.Has) {
+			return nil
+		}
+		people, err := h.tx.ContactsWithRole(RoleCoordinator)
+		if err != nil {
+			return err
+		}
+		for _, p := range people {
+			if p.ID == c.ID {
+				continue
+			}
+			text := h.catalog().Get(langOf(p, r.lang), "volunteer_blocked", "name", personName(c), "who", c.Key())
+			if err := h.sendTo(p, Outgoing{Text: text}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -89,7 +89,7 @@ type outboxWorld struct {
 	rec *recorder
 }
 
-func newOutboxWorld(t *testing.T, dir string, rec *recorder) *outboxWorld {
+func newOutboxWorld(t *testing.T, dir string, rec *recorder, opts ...bot.Option) *outboxWorld {
 	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(dir, "sewa.db"))
 	if err != nil {
@@ -99,7 +99,7 @@ func newOutboxWorld(t *testing.T, dir string, rec *recorder) *outboxWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := bot.New(st, set, bot.WithChannel(rec), bot.WithLogger(slog.New(slog.DiscardHandler)))
+	rt := bot.New(st, set, append([]bot.Option{bot.WithChannel(rec), bot.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	return &outboxWorld{t: t, st: st, rt: rt, rec: rec}
 }
 
@@ -305,6 +305,63 @@ func TestOutboxBlockedContactGetsNothingMore(t *testing.T) {
 		st.DB().QueryRow(`SELECT count(*), max(attempts) FROM outbox WHERE address = '66' AND status = 'failed'`).Scan(&failed, &most)
 		if failed != 4 || most != 1 {
 			t.Errorf("blocked contact's rows: %d failed, at most %d attempts; want 4 failed, no retry", failed, most)
+		}
+	})
+}
+
+// A volunteer who blocks the bot is reported to the coordinators once, and
+// writing again undoes the block.
+func TestVolunteerWhoBlocksIsReported(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		rec := newRecorder(bot.Caps{}, func(_ int, m bot.Outgoing) error {
+			if m.To == "66" {
+				return fmt.Errorf("Forbidden: bot was blocked by the user: %w", bot.ErrBlocked)
+			}
+			return nil
+		})
+		w := newOutboxWorld(t, dir, rec, bot.WithCoordinators("rec:1"))
+		ctx := context.Background()
+		for _, m := range []bot.Message{
+			{Channel: "rec", ExternalID: "1", User: "1", Name: "Kavita", Text: "/help"},
+			{Channel: "rec", ExternalID: "2", User: "66", Name: "Ravi", Text: "/help"},
+		} {
+			if err := w.rt.Accept(ctx, []bot.Message{m}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := w.st.Tx(ctx, func(tx *store.Tx) error {
+			c, err := tx.Contact("rec", "66")
+			if err != nil {
+				return err
+			}
+			c.Roles = []string{bot.RoleCaller}
+			return tx.SaveContact(c)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.enqueue("66", "66")
+		w.run() // sends, then closes the store
+		st, err := store.Open(ctx, filepath.Join(dir, "sewa.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var told int
+		st.DB().QueryRow(`SELECT count(*) FROM outbox WHERE address = '1' AND body LIKE '%Ravi (rec:66) has blocked the bot%'`).Scan(&told)
+		st.Close()
+		if told != 1 {
+			t.Fatalf("coordinator told %d times, want 1", told)
+		}
+		w = newOutboxWorld(t, dir, rec, bot.WithCoordinators("rec:1"))
+		defer w.st.Close()
+		if err := w.rt.Accept(ctx, []bot.Message{{Channel: "rec", ExternalID: "3", User: "66", Name: "Ravi", Text: "sorry, back"}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		var blocked sql.NullInt64
+		w.st.DB().QueryRow(`SELECT blocked_at FROM contacts WHERE address = '66'`).Scan(&blocked)
+		if blocked.Valid {
+			t.Error("writing again did not undo the block")
 		}
 	})
 }

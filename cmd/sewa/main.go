@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"sewa/bot"
 	"sewa/bot/console"
@@ -191,7 +192,24 @@ func newTelegram(ctx context.Context, cfg config, st *store.Store, log *slog.Log
 	if cfg.WebhookURL != "" {
 		opts = append(opts, telegram.WithWebhook(cfg.WebhookURL, cfg.WebhookKey))
 	}
-	return telegram.New(ctx, cfg.TelegramTok, opts...)
+	// Telegram down at start (a 5xx, a timeout, no network yet after a
+	// reboot) is waited out; only a refused token stops Sewa.
+	wait := time.Second
+	for {
+		tg, err := telegram.New(ctx, cfg.TelegramTok, opts...)
+		if err == nil || errors.Is(err, telegram.ErrUnauthorized) {
+			return tg, err
+		}
+		log.Warn("telegram unreachable at start; retrying", "err", err, "retry_in", wait.String())
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
 }
 
 func loadFlows(path string) (*flows.Set, error) {

@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"sewa/bot/telegram/fakeapi"
 	"sewa/flows"
 )
 
@@ -84,5 +89,44 @@ func TestFlowsCheck(t *testing.T) {
 	}
 	if !strings.Contains(out, "bad.yaml:line ") {
 		t.Errorf("problems do not name file and line:\n%s", out)
+	}
+}
+
+// Telegram answering 502 at start is waited out; the bot starts once the
+// Bot API is back, and a refused token still stops it with exit code 2.
+func TestTelegramDownAtStartIsWaitedOut(t *testing.T) {
+	var up atomic.Bool
+	api := fakeapi.New(t, "123:good")
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+			up.Store(true) // the next try finds it back
+			return
+		}
+		api.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	vars := map[string]string{"SEWA_DB": filepath.Join(t.TempDir(), "s.db"), "TELEGRAM_TOKEN": "123:good",
+		"TELEGRAM_API_URL": proxy.URL, "SEWA_HTTP": "off", "SEWA_CONSOLE": "0"}
+	done := make(chan int, 1)
+	var out, errb bytes.Buffer
+	go func() { done <- run(ctx, nil, env(vars), strings.NewReader(""), &out, &errb) }()
+	for !api.Polling() && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if len(api.Calls("getUpdates")) == 0 {
+		t.Fatal("never started polling after the Bot API came back")
+	}
+
+	vars["TELEGRAM_TOKEN"] = "123:wrong"
+	vars["TELEGRAM_API_URL"] = api.URL()
+	if code, _, errs := runSewa(t, vars, ""); code != exitUsage || !strings.Contains(errs, "TELEGRAM_TOKEN") {
+		t.Fatalf("wrong token: exit %d, %q", code, errs)
 	}
 }
