@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"sewa/bot"
-	"sewa/flows"
 	"sewa/store"
 )
 
@@ -46,14 +45,7 @@ func (explodes) Send(context.Context, bot.Outgoing) (string, error) { return "",
 
 func openRuntime(t *testing.T, dir string, opts ...bot.Option) (*store.Store, *bot.Runtime) {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(dir, "sewa.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := flows.Default(bot.ActionNames())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, set := openStoreAndFlows(t, filepath.Join(dir, "sewa.db"))
 	opts = append([]bot.Option{bot.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
 	return st, bot.New(st, set, opts...)
 }

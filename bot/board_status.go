@@ -34,18 +34,23 @@ func (h *handling) cmdStatus(args string) error {
 	return h.statusAll()
 }
 
-// boardStats reads every work stage's queue, stale counted by each stage's
-// own stale_after.
+// boardStats reads every work stage's queue.
 func (h *handling) boardStats() ([]store.StageStat, error) {
+	return h.tx.Board(h.r.boardQueries(h.now))
+}
+
+// boardQueries asks about every work stage's queue at now, stale counted by
+// each stage's own stale_after: what /status and the metrics read.
+func (r *Runtime) boardQueries(now time.Time) []store.StageQuery {
 	var qs []store.StageQuery
-	h.r.openStages(func(f *flows.Flow, st *flows.Stage) {
+	r.openStages(func(f *flows.Flow, st *flows.Stage) {
 		q := store.StageQuery{Flow: f.ID, Stage: st.ID}
 		if st.StaleAfter > 0 {
-			q.StaleBefore = h.now.Add(-time.Duration(st.StaleAfter))
+			q.StaleBefore = now.Add(-time.Duration(st.StaleAfter))
 		}
 		qs = append(qs, q)
 	})
-	return h.tx.Board(qs)
+	return qs
 }
 
 func (h *handling) statusAll() error {

@@ -490,15 +490,8 @@ func TestTwoProcessesRemindOnce(t *testing.T) {
 		}
 		return nil
 	})
-	st2, err := store.Open(context.Background(), w.path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st2, set := openStoreAndFlows(t, w.path)
 	defer st2.Close()
-	set, err := flows.Default(bot.ActionNames())
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := slog.New(slog.NewTextHandler(testLog{t}, nil))
 	rt2 := bot.New(st2, set, bot.WithClock(w.clock), bot.WithLocation(ist), bot.WithLogger(log), bot.WithDigestAt("08:00"),
 		bot.WithChannel(console.New(strings.NewReader(""), &strings.Builder{}, console.WithRunID("second"))))

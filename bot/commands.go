@@ -207,15 +207,7 @@ func (h *handling) startIntake(flowID string) error {
 	if err != nil {
 		return err
 	}
-	sess.Version += h.st.Version // versions only grow, so old buttons stay stale
-	for i, e := range effs {
-		if a, ok := e.(flows.Ask); ok {
-			a.Version = sess.Version
-			effs[i] = a
-		}
-	}
-	h.st = state{Session: sess}
-	return h.apply(effs, nil)
+	return h.begin(sess, effs, nil)
 }
 
 func (h *handling) cmdCancel() error {

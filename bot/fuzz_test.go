@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"sewa/bot"
-	"sewa/flows"
 	"sewa/store"
 )
 
@@ -38,21 +37,14 @@ func FuzzRouter(f *testing.F) {
 		f.Add("", c, uint8(2))
 	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(f.TempDir(), "sewa.db"))
-	if err != nil {
-		f.Fatal(err)
-	}
+	st, set := openStoreAndFlows(f, filepath.Join(f.TempDir(), "sewa.db"))
 	defer st.Close()
-	set, err := flows.Default(bot.ActionNames())
-	if err != nil {
-		f.Fatal(err)
-	}
 	now := time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC)
 	clock := bot.NewFixedClock(now)
 	rt := bot.New(st, set, bot.WithChannel(&gated{open: closedChan()}), bot.WithClock(clock),
 		bot.WithLogger(slog.New(slog.DiscardHandler)), bot.WithCoordinators("gate:coordinator"))
 	people := []string{"unknown", "beneficiary", bot.RoleCaller, bot.RoleLogistics, bot.RoleTreasurer, bot.RoleOutreach, "coordinator"}
-	err = st.Tx(ctx, func(tx *store.Tx) error {
+	err := st.Tx(ctx, func(tx *store.Tx) error {
 		for _, p := range people[2:6] {
 			if err := tx.SaveContact(&store.Contact{Channel: "gate", Address: p, Name: "Person " + p, Roles: []string{p}, Created: now, LastSeen: now}); err != nil {
 				return err

@@ -133,19 +133,7 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	now := r.clock.Now()
-	var qs []store.StageQuery
-	for _, f := range r.flows.Flows {
-		for _, st := range f.Stages {
-			if st.Final {
-				continue
-			}
-			q := store.StageQuery{Flow: f.ID, Stage: st.ID}
-			if st.StaleAfter > 0 {
-				q.StaleBefore = now.Add(-time.Duration(st.StaleAfter))
-			}
-			qs = append(qs, q)
-		}
-	}
+	qs := r.boardQueries(now)
 	names := make([]string, 0, len(r.channels))
 	for name := range r.channels {
 		names = append(names, name)

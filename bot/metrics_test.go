@@ -14,7 +14,6 @@ import (
 
 	"sewa/bot"
 	"sewa/bot/console"
-	"sewa/flows"
 	"sewa/store"
 )
 
@@ -90,15 +89,8 @@ func TestBusyPortIsOneLogLine(t *testing.T) {
 	}
 	defer ln.Close()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "sewa.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, set := openStoreAndFlows(t, filepath.Join(t.TempDir(), "sewa.db"))
 	defer st.Close()
-	set, err := flows.Default(bot.ActionNames())
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs, out bytes.Buffer
 	con := console.New(strings.NewReader("/start\n"), &out)
 	rt := bot.New(st, set, bot.WithChannel(con), bot.WithHTTP(ln.Addr().String()),

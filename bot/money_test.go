@@ -171,15 +171,8 @@ func TestSameMoneyMakesOneCardConcurrently(t *testing.T) {
 	w := newWorld(t)
 	staff(t, w, "tara")
 	ctx := context.Background()
-	st2, err := store.Open(ctx, w.path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st2, set := openStoreAndFlows(t, w.path)
 	defer st2.Close()
-	set, err := flows.Default(bot.ActionNames())
-	if err != nil {
-		t.Fatal(err)
-	}
 	rt2 := bot.New(st2, set, bot.WithClock(w.clock))
 	texts := []string{smsHDFC, smsHDFCAgain, "Fwd: " + smsHDFC, smsCash, "  " + smsCash + "\n"}
 	const n = 40
@@ -261,12 +254,8 @@ func TestReceiptNumbersNeverRepeatOrSkip(t *testing.T) {
 	w := newWorld(t, bot.WithOrg(org), bot.WithDataDir(dir))
 	staff(t, w)
 	ctx := context.Background()
-	st2, err := store.Open(ctx, w.path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st2, set := openStoreAndFlows(t, w.path)
 	defer st2.Close()
-	set, _ := flows.Default(bot.ActionNames())
 	rt2 := bot.New(st2, set, bot.WithClock(w.clock), bot.WithOrg(org), bot.WithDataDir(dir))
 	const good, bad = 30, 6
 	var ids []string
@@ -443,15 +432,8 @@ func TestReceiptSentToDonorAndResent(t *testing.T) {
 // benchRuntime is a runtime on a real SQLite file for benchmarks.
 func benchRuntime(b *testing.B, opts ...bot.Option) (*store.Store, *bot.Runtime) {
 	b.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "sewa.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, set := openStoreAndFlows(b, filepath.Join(b.TempDir(), "sewa.db"))
 	b.Cleanup(func() { st.Close() })
-	set, err := flows.Default(bot.ActionNames())
-	if err != nil {
-		b.Fatal(err)
-	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	opts = append([]bot.Option{bot.WithLogger(quiet), bot.WithClock(bot.NewFixedClock(start)), bot.WithCoordinators("console:organiser")}, opts...)
 	return st, bot.New(st, set, opts...)

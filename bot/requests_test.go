@@ -140,7 +140,7 @@ func TestConcurrentAllocationNeverOverReserves(t *testing.T) {
 	onHand := 1 + adders*perAdd // 41: one kit is always left over
 	served := (onHand) / kitsEach
 	w.seed(func(tx *store.Tx) error {
-		levels, err := tx.Stock()
+		levels, err := tx.StockLevels()
 		if err != nil {
 			return err
 		}
@@ -488,7 +488,7 @@ func TestOutreachCardPerPlaceAndDay(t *testing.T) {
 		if _, err := tx.Card("O-4"); err == nil {
 			t.Error("a fourth outreach card")
 		}
-		levels, err := tx.Stock()
+		levels, err := tx.StockLevels()
 		if err != nil {
 			return err
 		}

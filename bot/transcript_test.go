@@ -47,14 +47,7 @@ func newWorld(t *testing.T, opts ...bot.Option) *world {
 
 func (w *world) open() {
 	w.t.Helper()
-	st, err := store.Open(context.Background(), w.path)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	set, err := flows.Default(bot.ActionNames())
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	st, set := openStoreAndFlows(w.t, w.path)
 	w.runs++
 	w.out = &bytes.Buffer{}
 	w.con = console.New(strings.NewReader(""), w.out, console.WithRunID(fmt.Sprint("run", w.runs)))
@@ -62,6 +55,21 @@ func (w *world) open() {
 	log := slog.New(slog.NewTextHandler(testLog{w.t}, nil))
 	opts := append([]bot.Option{bot.WithLogger(log), bot.WithClock(w.clock), bot.WithChannel(w.con), bot.WithLocation(time.UTC)}, w.opts...)
 	w.st, w.rt = st, bot.New(st, set, opts...)
+}
+
+// openStoreAndFlows opens the store at path and loads the default flows,
+// what every runtime is made of. The caller closes the store.
+func openStoreAndFlows(t testing.TB, path string) (*store.Store, *flows.Set) {
+	t.Helper()
+	st, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := flows.Default(bot.ActionNames())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, set
 }
 
 // testLog sends the runtime's log to the test's log.

@@ -198,15 +198,7 @@ func (h *handling) beginWork(card *store.Card) error {
 	if err != nil {
 		return err
 	}
-	sess.Version += h.st.Version // versions only grow, so old buttons stay stale
-	for i, e := range effs {
-		if a, ok := e.(flows.Ask); ok {
-			a.Version = sess.Version
-			effs[i] = a
-		}
-	}
-	h.st = state{Session: sess}
-	return h.apply(effs, card)
+	return h.begin(sess, effs, card)
 }
 
 // taskView is everything a volunteer needs for one stage of one card: the

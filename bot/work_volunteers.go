@@ -105,15 +105,7 @@ func (h *handling) decide(card *store.Card, choice, text string) error {
 		if err != nil || !ok {
 			return err
 		}
-		sess.Version += h.st.Version
-		for i, e := range effs {
-			if a, ok := e.(flows.Ask); ok {
-				a.Version = sess.Version
-				effs[i] = a
-			}
-		}
-		h.st = state{Session: sess}
-		return h.apply(effs, card)
+		return h.begin(sess, effs, card)
 	}
 	card.Fields = ec.Fields
 	saved := h.st

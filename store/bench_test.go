@@ -102,7 +102,7 @@ func BenchmarkScale(b *testing.B) {
 				return err
 			})
 		})
-		report(b, lat, size)
+		report(b, lat, size, n)
 	})
 	b.Run("stale-scan", func(b *testing.B) {
 		found := 0
@@ -121,7 +121,7 @@ func BenchmarkScale(b *testing.B) {
 		if found == 0 {
 			b.Error("the scan found no stale card")
 		}
-		report(b, lat, size)
+		report(b, lat, size, n)
 	})
 	b.Run("next-claim", func(b *testing.B) {
 		claimed := 0
@@ -142,7 +142,7 @@ func BenchmarkScale(b *testing.B) {
 		if claimed != b.N {
 			b.Errorf("%d of %d claims won", claimed, b.N)
 		}
-		report(b, lat, size)
+		report(b, lat, size, n)
 	})
 
 	// The same through the bot, as a person sees it: one inbound message
@@ -155,7 +155,7 @@ func BenchmarkScale(b *testing.B) {
 	}
 	b.Run("status-command", func(b *testing.B) {
 		lat := timed(b, func(i int) error { return say(i, boss, "/status") })
-		report(b, lat, size)
+		report(b, lat, size, n)
 	})
 	nextVolunteer := len(seeded.Volunteers) / 2 // the first half claimed above
 	b.Run("next-command", func(b *testing.B) {
@@ -168,7 +168,7 @@ func BenchmarkScale(b *testing.B) {
 			b.Errorf("%d cards taken by %d /next", got, b.N)
 		}
 		nextVolunteer += b.N
-		report(b, lat, size)
+		report(b, lat, size, n)
 	})
 }
 
@@ -206,7 +206,8 @@ func timed(b *testing.B, fn func(i int) error) []time.Duration {
 	return lat
 }
 
-func report(b *testing.B, lat []time.Duration, dbSize int64) {
+func report(b *testing.B, lat []time.Duration, dbSize int64, cards int) {
+	b.ReportMetric(float64(cards), "cards")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(dbSize)/(1<<20), "db-MB")

@@ -144,17 +144,11 @@ func (t *Tx) StaleCards(flow, stage string, staleBefore, escalateBefore time.Tim
 	if err != nil {
 		return nil, fmt.Errorf("stale cards of %s/%s: %w", flow, stage, err)
 	}
-	defer rows.Close()
-	var out []StaleCard
-	for rows.Next() {
+	return scanAll(rows, func(r rowScanner) (StaleCard, error) {
 		var reminded bool
-		c, err := scanCard(scanFunc(func(dest ...any) error { return rows.Scan(append(dest, &reminded)...) }))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, StaleCard{Card: c, HolderReminded: reminded})
-	}
-	return out, rows.Err()
+		c, err := scanCard(scanFunc(func(dest ...any) error { return r.Scan(append(dest, &reminded)...) }))
+		return StaleCard{Card: c, HolderReminded: reminded}, err
+	})
 }
 
 type scanFunc func(dest ...any) error
@@ -194,24 +188,15 @@ func (t *Tx) RecordReminder(r Reminder) (bool, error) {
 
 // Reminders lists the reminders sent about a card, oldest first.
 func (t *Tx) Reminders(cardID string) ([]Reminder, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT card_id, stage_entered_at, level, stage, contact_id, sent_at
-		FROM reminders WHERE card_id = ? ORDER BY sent_at, stage_entered_at, level DESC`, cardID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Reminder
-	for rows.Next() {
+	return queryAll(t, `SELECT card_id, stage_entered_at, level, stage, contact_id, sent_at
+		FROM reminders WHERE card_id = ? ORDER BY sent_at, stage_entered_at, level DESC`, []any{cardID}, func(row rowScanner) (Reminder, error) {
 		var r Reminder
 		var entered, sent int64
 		var contact sql.NullInt64
-		if err := rows.Scan(&r.Card, &entered, &r.Level, &r.Stage, &contact, &sent); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&r.Card, &entered, &r.Level, &r.Stage, &contact, &sent)
 		r.StageEntered, r.SentAt, r.Contact = fromMS(entered), fromMS(sent), contact.Int64
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	})
 }
 
 // MarkDigest records the digest of day (a date, "2026-04-02") as sent. It
@@ -276,16 +261,11 @@ func (t *Tx) MovesBetween(prefix string, from, to time.Time) ([]StageMove, error
 	if err != nil {
 		return nil, fmt.Errorf("moves of %s: %w", prefix, err)
 	}
-	defer rows.Close()
-	var out []StageMove
-	for rows.Next() {
+	return scanAll(rows, func(r rowScanner) (StageMove, error) {
 		var m StageMove
-		if err := rows.Scan(&m.From, &m.To, &m.N, &m.Kits); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		err := r.Scan(&m.From, &m.To, &m.N, &m.Kits)
+		return m, err
+	})
 }
 
 // SeenWorkers lists the contacts with any role seen in [from, to).
@@ -338,40 +318,15 @@ func (t *Tx) HeldByAbsent(seenBefore time.Time) ([]Holding, error) {
 	return out, rows.Err()
 }
 
-func (t *Tx) contacts(query string, args ...any) ([]*Contact, error) {
-	rows, err := t.tx.QueryContext(t.ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Contact
-	for rows.Next() {
-		c, err := scanContact(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
-}
-
-// StockLevels returns on hand and reserved per item and location, as Stock
-// does, from the aggregate the ledger keeps instead of summing the ledger.
+// StockLevels returns on hand and reserved per item and location, ordered
+// by item and location, from the aggregate the ledger keeps (stock_levels,
+// migration 0003) instead of summing the ledger.
 func (t *Tx) StockLevels() ([]StockLevel, error) {
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT item, location, on_hand, reserved FROM stock_levels ORDER BY item, location`)
 	if err != nil {
 		return nil, fmt.Errorf("stock levels: %w", err)
 	}
-	defer rows.Close()
-	var out []StockLevel
-	for rows.Next() {
-		var l StockLevel
-		if err := rows.Scan(&l.Item, &l.Location, &l.OnHand, &l.Reserved); err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return scanAll(rows, scanStockLevel)
 }
 
 // ChannelStats is what the store knows of a channel's health.

@@ -26,32 +26,20 @@ var boardNow = time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC)
 
 func boardStore(t testing.TB) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), dsnFor(t, filepath.Join(t.TempDir(), "board.db")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
-func boardTx(t testing.TB, st *store.Store, fn func(tx *store.Tx) error) {
-	t.Helper()
-	if err := st.Tx(context.Background(), fn); err != nil {
-		t.Fatal(err)
-	}
+	return open(t, filepath.Join(t.TempDir(), "board.db"))
 }
 
 // boardCard inserts a card of flow with prefix into stage, entered at entered.
 func boardCard(t testing.TB, st *store.Store, prefix, flow, stage string, entered time.Time, fields map[string]string) *store.Card {
 	t.Helper()
 	c := &store.Card{Flow: flow, Stage: stage, Fields: fields, Created: entered, Updated: entered, StageEntered: entered}
-	boardTx(t, st, func(tx *store.Tx) error { return tx.NewCard(prefix, c) })
+	tx(t, st, func(tx *store.Tx) error { return tx.NewCard(prefix, c) })
 	return c
 }
 
 func boardSave(t testing.TB, st *store.Store, c *store.Card) {
 	t.Helper()
-	boardTx(t, st, func(tx *store.Tx) error { return tx.SaveCard(c) })
+	tx(t, st, func(tx *store.Tx) error { return tx.SaveCard(c) })
 }
 
 // truth counts open cards per stage by scanning, to check the aggregate.
@@ -77,7 +65,7 @@ func truth(t *testing.T, st *store.Store) map[[2]string][2]int {
 func boardCounts(t *testing.T, st *store.Store) map[[2]string][2]int {
 	t.Helper()
 	var stats []store.StageStat
-	boardTx(t, st, func(tx *store.Tx) error {
+	tx(t, st, func(tx *store.Tx) error {
 		var err error
 		stats, err = tx.Board(nil)
 		return err
@@ -96,7 +84,7 @@ func TestStageCountsFollowCards(t *testing.T) { eachBackend(t, testStageCountsFo
 func testStageCountsFollowCards(t *testing.T) {
 	st := boardStore(t)
 	worker := &store.Contact{Channel: "console", Address: "ravi", Name: "Ravi", Roles: []string{"caller"}, Created: boardNow, LastSeen: boardNow}
-	boardTx(t, st, func(tx *store.Tx) error { return tx.SaveContact(worker) })
+	tx(t, st, func(tx *store.Tx) error { return tx.SaveContact(worker) })
 	stages := []string{"validate", "allocate", "dispatch"}
 	rng := rand.New(rand.NewPCG(1, 2))
 	var cards []*store.Card
@@ -155,7 +143,7 @@ func testBoardOldestAndStale(t *testing.T) {
 	boardCard(t, st, "R", "request", "dispatch", boardNow.Add(-time.Hour), nil)
 	gone := boardCard(t, st, "O", "outreach", "retired", boardNow.Add(-time.Hour), nil) // a stage no flow names any more
 	var stats []store.StageStat
-	boardTx(t, st, func(tx *store.Tx) error {
+	tx(t, st, func(tx *store.Tx) error {
 		var err error
 		stats, err = tx.Board([]store.StageQuery{
 			{Flow: "request", Stage: "validate", StaleBefore: boardNow.Add(-24 * time.Hour)},
@@ -187,7 +175,7 @@ func TestStaleCardsAndReminders(t *testing.T) { eachBackend(t, testStaleCardsAnd
 func testStaleCardsAndReminders(t *testing.T) {
 	st := boardStore(t)
 	ravi := &store.Contact{Channel: "console", Address: "ravi", Name: "Ravi", Roles: []string{"caller"}, Created: boardNow, LastSeen: boardNow}
-	boardTx(t, st, func(tx *store.Tx) error { return tx.SaveContact(ravi) })
+	tx(t, st, func(tx *store.Tx) error { return tx.SaveContact(ravi) })
 	held := boardCard(t, st, "R", "request", "validate", boardNow.Add(-30*time.Hour), nil)
 	held.Assignee = ravi.ID
 	boardSave(t, st, held)
@@ -197,7 +185,7 @@ func testStaleCardsAndReminders(t *testing.T) {
 	staleBefore, escalateBefore := boardNow.Add(-24*time.Hour), boardNow.Add(-48*time.Hour)
 	ids := func() []string {
 		var out []string
-		boardTx(t, st, func(tx *store.Tx) error {
+		tx(t, st, func(tx *store.Tx) error {
 			cards, err := tx.StaleCards("request", "validate", staleBefore, escalateBefore, 10)
 			for _, c := range cards {
 				out = append(out, fmt.Sprintf("%s:%v", c.ID, c.HolderReminded))
@@ -208,7 +196,7 @@ func testStaleCardsAndReminders(t *testing.T) {
 	}
 	record := func(c *store.Card, level string) bool {
 		var fresh bool
-		boardTx(t, st, func(tx *store.Tx) error {
+		tx(t, st, func(tx *store.Tx) error {
 			var err error
 			fresh, err = tx.RecordReminder(store.Reminder{Card: c.ID, StageEntered: c.StageEntered, Level: level, Stage: c.Stage, SentAt: boardNow})
 			return err
@@ -237,7 +225,7 @@ func testStaleCardsAndReminders(t *testing.T) {
 		t.Fatalf("after re-entry = %v", got)
 	}
 	var n int
-	boardTx(t, st, func(tx *store.Tx) error {
+	tx(t, st, func(tx *store.Tx) error {
 		rs, err := tx.Reminders(held.ID)
 		n = len(rs)
 		return err
@@ -261,7 +249,7 @@ func testStockLevelsMatchLedger(t *testing.T) {
 		{Item: "rice", Kind: store.StockReceived, Qty: 7},
 	}
 	var levels, sums []store.StockLevel
-	boardTx(t, st, func(tx *store.Tx) error {
+	tx(t, st, func(tx *store.Tx) error {
 		for _, e := range entries {
 			e.At = boardNow
 			if err := tx.AddStock(e); err != nil {
@@ -269,12 +257,10 @@ func testStockLevelsMatchLedger(t *testing.T) {
 			}
 		}
 		var err error
-		if levels, err = tx.StockLevels(); err != nil {
-			return err
-		}
-		sums, err = tx.Stock()
+		levels, err = tx.StockLevels()
 		return err
 	})
+	sums = ledgerSums(t, st)
 	if !slices.Equal(levels, sums) || len(levels) != 3 {
 		t.Fatalf("levels %+v, ledger sums %+v", levels, sums)
 	}
@@ -311,7 +297,7 @@ func testFindCards(t *testing.T) {
 	}
 	for _, c := range cases {
 		var got []string
-		boardTx(t, st, func(tx *store.Tx) error {
+		tx(t, st, func(tx *store.Tx) error {
 			cards, err := tx.FindCards(c.q, 5)
 			for _, card := range cards {
 				got = append(got, card.ID)
@@ -328,7 +314,7 @@ func testFindCards(t *testing.T) {
 	boardSave(t, st, d)
 	d.Fields["who"] = "known"
 	boardSave(t, st, d)
-	boardTx(t, st, func(tx *store.Tx) error {
+	tx(t, st, func(tx *store.Tx) error {
 		a, err := tx.FindCards("rahul", 5)
 		if err != nil {
 			return err
@@ -368,7 +354,7 @@ func testDayNumbers(t *testing.T) {
 		{Channel: "console", Address: "sunil", Name: "Sunil", Roles: []string{"outreach"}, LastSeen: yesterday.Add(time.Hour)},
 		{Channel: "console", Address: "asha", Name: "asha", LastSeen: day.Add(time.Hour)},
 	}
-	boardTx(t, st, func(tx *store.Tx) error {
+	tx(t, st, func(tx *store.Tx) error {
 		for _, e := range events {
 			if err := tx.AddEvent(e); err != nil {
 				return err
@@ -382,7 +368,7 @@ func testDayNumbers(t *testing.T) {
 		return nil
 	})
 	next := day.Add(24 * time.Hour)
-	boardTx(t, st, func(tx *store.Tx) error {
+	tx(t, st, func(tx *store.Tx) error {
 		n, err := tx.CreatedBetween("request", day, next)
 		if err != nil || n != 1 {
 			t.Errorf("requests today = %d, %v", n, err)
@@ -436,7 +422,7 @@ func testHeldByAbsentDigestOnceAndChannelActivity(t *testing.T) {
 	st := boardStore(t)
 	sunil := &store.Contact{Channel: "console", Address: "sunil", Name: "Sunil", Roles: []string{"caller"}, LastSeen: boardNow.Add(-50 * time.Hour)}
 	ravi := &store.Contact{Channel: "console", Address: "ravi", Name: "Ravi", Roles: []string{"caller"}, LastSeen: boardNow}
-	boardTx(t, st, func(tx *store.Tx) error {
+	tx(t, st, func(tx *store.Tx) error {
 		if err := tx.SaveContact(sunil); err != nil {
 			return err
 		}
@@ -447,7 +433,7 @@ func testHeldByAbsentDigestOnceAndChannelActivity(t *testing.T) {
 		c.Assignee = who.ID
 		boardSave(t, st, c)
 	}
-	boardTx(t, st, func(tx *store.Tx) error {
+	tx(t, st, func(tx *store.Tx) error {
 		held, err := tx.HeldByAbsent(boardNow.Add(-24 * time.Hour))
 		if err != nil || len(held) != 1 || held[0].Contact.Name != "Sunil" || !slices.Equal(held[0].Cards, []string{"R-1", "R-2"}) {
 			t.Errorf("held by absent = %+v, %v", held, err)
@@ -474,7 +460,7 @@ func testHeldByAbsentDigestOnceAndChannelActivity(t *testing.T) {
 	ctx := context.Background()
 	st.MarkFailed(ctx, 1, "x")
 	st.MarkFailed(ctx, 2, "y") // created 30h ago: not in the last day
-	boardTx(t, st, func(tx *store.Tx) error {
+	tx(t, st, func(tx *store.Tx) error {
 		s, err := tx.ChannelActivity("tg", boardNow.Add(-24*time.Hour))
 		if err != nil || !s.LastIn.Equal(boardNow.Add(-time.Minute)) || s.Pending != 1 || s.Failed != 1 {
 			t.Errorf("tg activity = %+v, %v", s, err)
@@ -497,11 +483,11 @@ func testMigrationFillsAggregatesFromExistingRows(t *testing.T) {
 	st := boardStore(t)
 	seedBoard(t, st, 3000)
 	ravi := &store.Contact{Channel: "console", Address: "ravi", Name: "Ravi", Roles: []string{"caller"}, LastSeen: boardNow}
-	boardTx(t, st, func(tx *store.Tx) error { return tx.SaveContact(ravi) })
+	tx(t, st, func(tx *store.Tx) error { return tx.SaveContact(ravi) })
 	c := boardCard(t, st, "R", "request", "validate", boardNow, map[string]string{"name": "Asha Devi", "kits_given": "2"})
 	c.Stage, c.Assignee = "dispatch", ravi.ID
 	boardSave(t, st, c)
-	boardTx(t, st, func(tx *store.Tx) error {
+	tx(t, st, func(tx *store.Tx) error {
 		return tx.AddEvent(store.Event{Card: c.ID, At: boardNow, Actor: "system", From: "validate", To: "dispatch"})
 	})
 	tables := map[string]string{

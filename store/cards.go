@@ -37,7 +37,7 @@ type Event struct {
 
 const cardCols = `id, flow, stage, open, fields, requester, assignee, lease_until, priority, created_at, updated_at, stage_entered_at`
 
-func scanCard(row interface{ Scan(...any) error }) (*Card, error) {
+func scanCard(row rowScanner) (*Card, error) {
 	var c Card
 	var fields string
 	var requester, assignee, lease sql.NullInt64
@@ -120,23 +120,14 @@ func (t *Tx) AddEvent(e Event) error {
 
 // Events returns a card's history, oldest first.
 func (t *Tx) Events(cardID string) ([]Event, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT id, card_id, at, actor, from_stage, to_stage, what
-		FROM card_events WHERE card_id = ? ORDER BY id`, cardID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
+	return queryAll(t, `SELECT id, card_id, at, actor, from_stage, to_stage, what
+		FROM card_events WHERE card_id = ? ORDER BY id`, []any{cardID}, func(r rowScanner) (Event, error) {
 		var e Event
 		var at int64
-		if err := rows.Scan(&e.ID, &e.Card, &at, &e.Actor, &e.From, &e.To, &e.What); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&e.ID, &e.Card, &at, &e.Actor, &e.From, &e.To, &e.What)
 		e.At = fromMS(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	})
 }
 
 // OpenCardsOf lists the open cards a contact asked for, newest first.
@@ -161,20 +152,7 @@ func (t *Tx) Queue(flow, stage string, limit int) ([]*Card, error) {
 }
 
 func (t *Tx) cards(query string, args ...any) ([]*Card, error) {
-	rows, err := t.tx.QueryContext(t.ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Card
-	for rows.Next() {
-		c, err := scanCard(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return queryAll(t, query, args, scanCard)
 }
 
 // StageCount is how many open cards wait in one stage.
@@ -186,21 +164,12 @@ type StageCount struct {
 
 // StageCounts counts open cards per flow and stage.
 func (t *Tx) StageCounts() ([]StageCount, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT flow, stage, count(*), count(assignee), min(stage_entered_at)
-		FROM cards WHERE open = 1 GROUP BY flow, stage ORDER BY flow, stage`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []StageCount
-	for rows.Next() {
+	return queryAll(t, `SELECT flow, stage, count(*), count(assignee), min(stage_entered_at)
+		FROM cards WHERE open = 1 GROUP BY flow, stage ORDER BY flow, stage`, nil, func(r rowScanner) (StageCount, error) {
 		var c StageCount
 		var oldest int64
-		if err := rows.Scan(&c.Flow, &c.Stage, &c.Open, &c.Held, &oldest); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&c.Flow, &c.Stage, &c.Open, &c.Held, &oldest)
 		c.Oldest = fromMS(oldest)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return c, err
+	})
 }

@@ -30,7 +30,7 @@ func (c *Contact) Has(role string) bool { return slices.Contains(c.Roles, role) 
 
 const contactCols = `id, channel, address, name, phone, lang, roles, blocked_at, created_at, last_seen`
 
-func scanContact(row interface{ Scan(...any) error }) (*Contact, error) {
+func scanContact(row rowScanner) (*Contact, error) {
 	var c Contact
 	var roles string
 	var blocked sql.NullInt64
@@ -90,21 +90,12 @@ func (t *Tx) CountContacts(channel string) (int, error) {
 
 // ContactsWithRole lists the reachable contacts having role, oldest first.
 func (t *Tx) ContactsWithRole(role string) ([]*Contact, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+contactCols+` FROM contacts
+	return t.contacts(`SELECT `+contactCols+` FROM contacts
 		WHERE blocked_at IS NULL AND (' ' || roles || ' ') `+t.like()+` ? ORDER BY id`, "% "+role+" %")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Contact
-	for rows.Next() {
-		c, err := scanContact(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+}
+
+func (t *Tx) contacts(query string, args ...any) ([]*Contact, error) {
+	return queryAll(t, query, args, scanContact)
 }
 
 // MarkBlocked records that a contact blocked the bot, so nothing more is sent

@@ -97,21 +97,8 @@ func (t *Tx) ReceiptOf(cardID string) (*Receipt, error) {
 // ContactsWithPhone lists the reachable contacts whose phone is phone (10
 // digits), the most recently seen first.
 func (t *Tx) ContactsWithPhone(phone string) ([]*Contact, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+contactCols+` FROM contacts
+	return t.contacts(`SELECT `+contactCols+` FROM contacts
 		WHERE phone = ? AND phone <> '' AND blocked_at IS NULL ORDER BY last_seen DESC, id DESC`, phone)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Contact
-	for rows.Next() {
-		c, err := scanContact(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
 }
 
 // SMSRecord is one bank SMS text as received, and what became of it.
@@ -140,23 +127,14 @@ func (t *Tx) RecordSMS(r SMSRecord) (bool, error) {
 // RecentSMS lists the SMS texts received that made no card (debits and
 // anything else that is not a donation), newest first.
 func (t *Tx) RecentSMS(limit int) ([]SMSRecord, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT hash, received_at, via, kind, reason, coalesce(card_id, ''), body
-		FROM sms_received WHERE card_id IS NULL ORDER BY received_at DESC, rowid DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []SMSRecord
-	for rows.Next() {
+	return queryAll(t, `SELECT hash, received_at, via, kind, reason, coalesce(card_id, ''), body
+		FROM sms_received WHERE card_id IS NULL ORDER BY received_at DESC, rowid DESC LIMIT ?`, []any{limit}, func(row rowScanner) (SMSRecord, error) {
 		var r SMSRecord
 		var at int64
-		if err := rows.Scan(&r.Hash, &at, &r.Via, &r.Kind, &r.Reason, &r.Card, &r.Body); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&r.Hash, &at, &r.Via, &r.Kind, &r.Reason, &r.Card, &r.Body)
 		r.Received = fromMS(at)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	})
 }
 
 // optCard stores "" as NULL: a text that made no card.

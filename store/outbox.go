@@ -33,23 +33,25 @@ func (t *Tx) Enqueue(channel, address, body string, at time.Time) (int64, error)
 
 // Due returns pending messages of channel whose time has come, oldest first.
 func (s *Store) Due(ctx context.Context, channel string, now time.Time, limit int) ([]Outbound, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, channel, address, body, attempts, next_at FROM outbox
+	return s.outbound(ctx, `SELECT `+outboundCols+` FROM outbox
 		WHERE status = 'pending' AND channel = ? AND next_at <= ? ORDER BY id LIMIT ?`, channel, ms(now), limit)
+}
+
+const outboundCols = `id, channel, address, body, attempts, next_at`
+
+// outbound reads outbox rows selected as outboundCols.
+func (s *Store) outbound(ctx context.Context, query string, args ...any) ([]Outbound, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Outbound
-	for rows.Next() {
+	return scanAll(rows, func(r rowScanner) (Outbound, error) {
 		var o Outbound
 		var next int64
-		if err := rows.Scan(&o.ID, &o.Channel, &o.Address, &o.Body, &o.Attempts, &next); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&o.ID, &o.Channel, &o.Address, &o.Body, &o.Attempts, &next)
 		o.NextAt = fromMS(next)
-		out = append(out, o)
-	}
-	return out, rows.Err()
+		return o, err
+	})
 }
 
 // NextDue returns when the earliest pending message of channel is due, or
@@ -100,24 +102,9 @@ var blockedChat = `(EXISTS (SELECT 1 FROM outbox e WHERE e.channel = o.channel A
 // claim now. chatGap is the platform's least time between two messages to
 // one chat: a chat another process sent to more recently waits.
 func (s *Store) DueFor(ctx context.Context, channel, holder string, now time.Time, chatGap time.Duration, limit int) ([]Outbound, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, channel, address, body, attempts, next_at FROM outbox o
+	return s.outbound(ctx, `SELECT `+outboundCols+` FROM outbox o
 		WHERE status = 'pending' AND channel = ? AND next_at <= ? AND NOT `+heldElsewhere+` AND NOT `+blockedChat+`
 		ORDER BY id LIMIT ?`, channel, ms(now), holder, ms(now), ms(now), holder, ms(now), ms(now), ms(now), holder, ms(now.Add(-chatGap)), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Outbound
-	for rows.Next() {
-		var o Outbound
-		var next int64
-		if err := rows.Scan(&o.ID, &o.Channel, &o.Address, &o.Body, &o.Attempts, &next); err != nil {
-			return nil, err
-		}
-		o.NextAt = fromMS(next)
-		out = append(out, o)
-	}
-	return out, rows.Err()
 }
 
 // NextDueFor is NextDue for the process holder among several: when the

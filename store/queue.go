@@ -158,7 +158,7 @@ type Offer struct {
 
 const offerCols = `id, card_id, stage, stage_entered_at, contact_id, offered_at, expires_at, state, closed_at`
 
-func scanOffer(row interface{ Scan(...any) error }) (Offer, error) {
+func scanOffer(row rowScanner) (Offer, error) {
 	var o Offer
 	var entered, at, until int64
 	var closed sql.NullInt64
@@ -168,20 +168,7 @@ func scanOffer(row interface{ Scan(...any) error }) (Offer, error) {
 }
 
 func (t *Tx) offers(query string, args ...any) ([]Offer, error) {
-	rows, err := t.tx.QueryContext(t.ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Offer
-	for rows.Next() {
-		o, err := scanOffer(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return queryAll(t, query, args, scanOffer)
 }
 
 // AddOffer records an open offer. It reports false, changing nothing, when
@@ -248,21 +235,12 @@ func (t *Tx) WithdrawOffers(card string, at time.Time) ([]Offer, error) {
 // its stage at entered: offered it, whatever they answered, except offers
 // withdrawn because someone else took the card first.
 func (t *Tx) OfferedInRound(card string, entered time.Time) ([]int64, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT DISTINCT contact_id FROM offers
-		WHERE card_id = ? AND stage_entered_at = ? AND state <> 'withdrawn'`, card, ms(entered))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
+	return queryAll(t, `SELECT DISTINCT contact_id FROM offers
+		WHERE card_id = ? AND stage_entered_at = ? AND state <> 'withdrawn'`, []any{card, ms(entered)}, func(r rowScanner) (int64, error) {
 		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+		err := r.Scan(&id)
+		return id, err
+	})
 }
 
 // WaitingUnoffered lists open cards of a stage that nobody holds and nobody
@@ -300,7 +278,7 @@ func (t *Tx) Workers(roles []string) ([]Worker, error) {
 		conds = append(conds, `(' ' || c.roles || ' ') `+t.like()+` ?`)
 		args = append(args, "% "+r+" %")
 	}
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT c.id, c.channel, c.address, c.name, c.phone, c.lang, c.roles, c.blocked_at, c.created_at, c.last_seen,
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+prefixed("c.", contactCols)+`,
 		(SELECT count(*) FROM cards k WHERE k.assignee = c.id AND k.open = 1),
 		(SELECT count(*) FROM offers o WHERE o.contact_id = c.id AND o.state = 'open'),
 		(SELECT max(o.offered_at) FROM offers o WHERE o.contact_id = c.id),
@@ -310,26 +288,19 @@ func (t *Tx) Workers(roles []string) ([]Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("workers: %w", err)
 	}
-	defer rows.Close()
-	var out []Worker
-	for rows.Next() {
+	return scanAll(rows, func(r rowScanner) (Worker, error) {
 		var w Worker
-		var c Contact
-		var roleText string
-		var blocked, last, paused sql.NullInt64
-		var created, seen int64
-		if err := rows.Scan(&c.ID, &c.Channel, &c.Address, &c.Name, &c.Phone, &c.Lang, &roleText, &blocked, &created, &seen,
-			&w.Held, &w.Offered, &last, &paused, &w.PauseNote); err != nil {
-			return nil, err
+		var last, paused sql.NullInt64
+		c, err := scanContact(scanFunc(func(dest ...any) error {
+			return r.Scan(append(dest, &w.Held, &w.Offered, &last, &paused, &w.PauseNote)...)
+		}))
+		if err != nil {
+			return w, err
 		}
-		c.Roles = splitRoles(roleText)
-		c.Blocked = nullMS(blocked)
-		c.Created, c.LastSeen = fromMS(created), fromMS(seen)
-		w.Contact = &c
+		w.Contact = c
 		w.LastOffer, w.Paused = nullMS(last), nullMS(paused)
-		out = append(out, w)
-	}
-	return out, rows.Err()
+		return w, nil
+	})
 }
 
 // SetPaused pauses a volunteer (at not zero) with a note, or resumes them
@@ -378,16 +349,8 @@ func (t *Tx) FindContacts(q string, withRoles bool, limit int) ([]*Contact, erro
 	if err != nil {
 		return nil, fmt.Errorf("find %q: %w", q, err)
 	}
-	defer rows.Close()
-	var out []*Contact
-	for rows.Next() {
-		c, err := scanContact(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanAll(rows, scanContact)
+	if err != nil {
 		return nil, err
 	}
 	// An exact match of the full name or address wins over first names.

@@ -16,14 +16,6 @@ import (
 
 var t0 = time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC)
 
-// tx runs fn in one transaction and fails the test on error.
-func tx(t *testing.T, st *store.Store, fn func(tx *store.Tx) error) {
-	t.Helper()
-	if err := st.Tx(context.Background(), fn); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func addContact(t *testing.T, st *store.Store, name string, roles ...string) *store.Contact {
 	t.Helper()
 	c := &store.Contact{Channel: "console", Address: name, Name: name, Roles: roles, Created: t0, LastSeen: t0}

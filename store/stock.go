@@ -28,6 +28,12 @@ type StockLevel struct {
 // Free is what can still be reserved.
 func (l StockLevel) Free() int { return l.OnHand - l.Reserved }
 
+func scanStockLevel(r rowScanner) (StockLevel, error) {
+	var l StockLevel
+	err := r.Scan(&l.Item, &l.Location, &l.OnHand, &l.Reserved)
+	return l, err
+}
+
 // StockEntry is one line of the ledger.
 type StockEntry struct {
 	ID             int64 // set when read back
@@ -47,27 +53,6 @@ func (t *Tx) AddStock(e StockEntry) error {
 		return fmt.Errorf("stock %s %d %s: %w", e.Kind, e.Qty, e.Item, err)
 	}
 	return nil
-}
-
-// Stock sums the ledger per item and location.
-func (t *Tx) Stock() ([]StockLevel, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT item, location,
-		coalesce(sum(CASE WHEN kind IN ('received', 'adjusted') THEN qty WHEN kind = 'delivered' THEN -qty ELSE 0 END), 0),
-		coalesce(sum(CASE WHEN kind = 'reserved' THEN qty WHEN kind IN ('released', 'delivered') THEN -qty ELSE 0 END), 0)
-		FROM stock_ledger GROUP BY item, location ORDER BY item, location`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []StockLevel
-	for rows.Next() {
-		var l StockLevel
-		if err := rows.Scan(&l.Item, &l.Location, &l.OnHand, &l.Reserved); err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
 }
 
 // heldBy is what one card holds of one item at one location: its reserved
@@ -120,16 +105,11 @@ func (t *Tx) holds(query string, args ...any) ([]Hold, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stock held: %w", err)
 	}
-	defer rows.Close()
-	var out []Hold
-	for rows.Next() {
+	return scanAll(rows, func(r rowScanner) (Hold, error) {
 		var h Hold
-		if err := rows.Scan(&h.Card, &h.Item, &h.Location, &h.Qty); err != nil {
-			return nil, err
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+		err := r.Scan(&h.Card, &h.Item, &h.Location, &h.Qty)
+		return h, err
+	})
 }
 
 // StockLedger returns the newest ledger lines, at most limit, newest first;
@@ -141,18 +121,13 @@ func (t *Tx) StockLedger(item, location string, limit int) ([]StockEntry, error)
 	if err != nil {
 		return nil, fmt.Errorf("stock ledger: %w", err)
 	}
-	defer rows.Close()
-	var out []StockEntry
-	for rows.Next() {
+	return scanAll(rows, func(r rowScanner) (StockEntry, error) {
 		var e StockEntry
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Item, &e.Location, &e.Kind, &e.Qty, &e.Card, &e.Actor, &e.Note); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&e.ID, &at, &e.Item, &e.Location, &e.Kind, &e.Qty, &e.Card, &e.Actor, &e.Note)
 		e.At = fromMS(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	})
 }
 
 // DatabaseDir is the directory of the database file: where files Sewa makes
@@ -193,16 +168,11 @@ func (t *Tx) ReceiptAsks(contact int64, since time.Time) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receipt questions: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
+	return scanAll(rows, func(r rowScanner) (string, error) {
 		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+		err := r.Scan(&id)
+		return id, err
+	})
 }
 
 // CloseReceiptAsk ends the question about card; it reports whether it was open.
@@ -272,16 +242,7 @@ func (t *Tx) UpdateRecipients() ([]*Contact, error) {
 	if err != nil {
 		return nil, fmt.Errorf("update recipients: %w", err)
 	}
-	defer rows.Close()
-	var out []*Contact
-	for rows.Next() {
-		c, err := scanContact(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return scanAll(rows, scanContact)
 }
 
 func boolInt(b bool) int {

@@ -328,6 +328,34 @@ func (t *Tx) queryRow(query string, args ...any) *sql.Row {
 	return t.tx.QueryRowContext(t.ctx, query, args...)
 }
 
+// rowScanner is a row to scan: *sql.Row, *sql.Rows or a scanFunc.
+type rowScanner interface{ Scan(dest ...any) error }
+
+// queryAll runs query in t and scans every row it returns with scan. A
+// failed query is returned as it is; callers that wrap it use scanAll.
+func queryAll[T any](t *Tx, query string, args []any, scan func(rowScanner) (T, error)) ([]T, error) {
+	rows, err := t.tx.QueryContext(t.ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanAll(rows, scan)
+}
+
+// scanAll scans every row of rows with scan, in order, and closes rows. It
+// stops at the first row that fails to scan.
+func scanAll[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // Savepoint runs fn so that its writes are undone if it fails or panics,
 // while the surrounding transaction goes on. The panic is returned as an
 // error, so one bad message cannot spoil a batch.

@@ -22,6 +22,14 @@ func open(t testing.TB, path string) *store.Store {
 	return st
 }
 
+// tx runs fn in one transaction and fails the test on error.
+func tx(t testing.TB, st *store.Store, fn func(tx *store.Tx) error) {
+	t.Helper()
+	if err := st.Tx(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestMigrationsOpenReopenRefuseNewer(t *testing.T) {
 	eachBackend(t, testMigrationsOpenReopenRefuseNewer)
 }
