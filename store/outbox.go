@@ -31,10 +31,16 @@ func (t *Tx) Enqueue(channel, address, body string, at time.Time) (int64, error)
 	return id, nil
 }
 
-// Due returns pending messages of channel whose time has come, oldest first.
+// Due returns pending messages of channel whose time has come, oldest
+// first. A message waits while an earlier one to the same chat waits for
+// its retry, so a chat hears things in the order they were said, across
+// restarts too.
 func (s *Store) Due(ctx context.Context, channel string, now time.Time, limit int) ([]Outbound, error) {
-	return s.outbound(ctx, `SELECT `+outboundCols+` FROM outbox
-		WHERE status = 'pending' AND channel = ? AND next_at <= ? ORDER BY id LIMIT ?`, channel, ms(now), limit)
+	return s.outbound(ctx, `SELECT `+outboundCols+` FROM outbox o
+		WHERE status = 'pending' AND channel = ? AND next_at <= ?
+		AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.channel = o.channel AND e.address = o.address
+			AND e.status = 'pending' AND e.id < o.id AND e.next_at > ?)
+		ORDER BY id LIMIT ?`, channel, ms(now), ms(now), limit)
 }
 
 const outboundCols = `id, channel, address, body, attempts, next_at`

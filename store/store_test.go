@@ -154,3 +154,41 @@ func testCardIDsUniqueUnderConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// A chat's later messages wait while an earlier one waits for its retry,
+// even when a fresh process reads the outbox; other chats go on.
+func TestDueKeepsEachChatInOrder(t *testing.T) {
+	eachBackend(t, func(t *testing.T) {
+		st := open(t, filepath.Join(t.TempDir(), "sewa.db"))
+		ctx := context.Background()
+		now := time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC)
+		var ids []int64
+		err := st.Tx(ctx, func(tx *store.Tx) error {
+			for _, to := range []string{"x", "x", "y"} {
+				id, err := tx.Enqueue("tg", to, `{"text":"hi"}`, now)
+				if err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.MarkRetry(ctx, ids[0], now.Add(time.Minute), "502"); err != nil {
+			t.Fatal(err)
+		}
+		due, err := st.Due(ctx, "tg", now, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(due) != 1 || due[0].ID != ids[2] {
+			t.Fatalf("due = %+v; want only chat y's message %d", due, ids[2])
+		}
+		due, _ = st.Due(ctx, "tg", now.Add(time.Minute), 10)
+		if len(due) != 3 || due[0].ID != ids[0] || due[1].ID != ids[1] {
+			t.Fatalf("once the retry is due: %+v; want all three in order", due)
+		}
+	})
+}
