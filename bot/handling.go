@@ -106,7 +106,11 @@ func (h *handling) identify() error {
 		}
 	}
 	c.LastSeen = h.now
-	c.Blocked = time.Time{} // writing to us again undoes a block
+	if !c.Blocked.IsZero() && m.At.After(c.Blocked) {
+		// Written after we learned of the block: they unblocked us. (A
+		// message sent before the block may still arrive after it.)
+		c.Blocked = time.Time{}
+	}
 	if err := h.tx.SaveContact(c); err != nil {
 		return err
 	}

@@ -355,7 +355,7 @@ func TestVolunteerWhoBlocksIsReported(t *testing.T) {
 		}
 		w = newOutboxWorld(t, dir, rec, bot.WithCoordinators("rec:1"))
 		defer w.st.Close()
-		if err := w.rt.Accept(ctx, []bot.Message{{Channel: "rec", ExternalID: "3", User: "66", Name: "Ravi", Text: "sorry, back"}}, nil); err != nil {
+		if err := w.rt.Accept(ctx, []bot.Message{{Channel: "rec", ExternalID: "3", User: "66", Name: "Ravi", Text: "sorry, back", At: time.Now().Add(time.Hour)}}, nil); err != nil {
 			t.Fatal(err)
 		}
 		var blocked sql.NullInt64
