@@ -83,8 +83,12 @@ type Outgoing struct {
 	AskPhone bool     `json:"ask_phone,omitempty"` // offer a "share my number" button where the channel has one
 	// PhoneLabel is that button's label in the reader's language.
 	PhoneLabel string `json:"phone_label,omitempty"`
-	Image      string `json:"image,omitempty"`    // path of an image to send, Text as its caption
-	Document   string `json:"document,omitempty"` // path of a file to send (receipts), Text as its caption
+	// AskLocation offers a "share my location" button where the channel has
+	// one, labelled LocationLabel.
+	AskLocation   bool   `json:"ask_location,omitempty"`
+	LocationLabel string `json:"location_label,omitempty"`
+	Image         string `json:"image,omitempty"`    // path of an image to send, Text as its caption
+	Document      string `json:"document,omitempty"` // path of a file to send (receipts), Text as its caption
 }
 
 // Choice is one answer a person can pick. Data comes back in Message.Choice

@@ -200,6 +200,11 @@ func (h *handling) press(data string) error {
 	if len(h.st.Menu) > 0 {
 		return h.menuPick(value)
 	}
+	if typed, ok := strings.CutPrefix(value, quickAnswer); ok {
+		in := h.input("")
+		in.Text = typed
+		return h.step(in)
+	}
 	return h.step(h.input(value))
 }
 
@@ -469,11 +474,33 @@ func (h *handling) ask(a flows.Ask) error {
 	case flows.TypePhone:
 		out.AskPhone = true
 		out.PhoneLabel = h.catalog().Get(h.lang, "share_phone")
+	case flows.TypePlace:
+		out.AskLocation = true
+		out.LocationLabel = h.catalog().Get(h.lang, "share_location")
+	}
+	if h.buttons() {
+		// One-tap answers only where they are buttons: as a numbered list
+		// they would clash with typing the number itself.
+		if q.Suggest == "name" && h.who.Name != "" {
+			out.Choices = append(out.Choices, Choice{Data: data(quickAnswer + h.who.Name), Label: h.who.Name})
+		}
+		for _, v := range q.Quick {
+			out.Choices = append(out.Choices, Choice{Data: data(quickAnswer + v), Label: v})
+		}
 	}
 	if q.Optional {
 		out.Choices = append(out.Choices, Choice{Data: data("skip"), Label: h.catalog().Get(h.lang, "skip")})
 	}
 	return h.send(out)
+}
+
+// quickAnswer marks a button that stands for typing its value.
+const quickAnswer = "="
+
+// buttons reports whether the sender's channel shows buttons.
+func (h *handling) buttons() bool {
+	ch, ok := h.r.channels[h.who.Channel]
+	return ok && ch.Caps().Buttons
 }
 
 func (h *handling) stageStatus(c *store.Card) string {

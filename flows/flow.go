@@ -78,6 +78,8 @@ type Question struct {
 	When     string    `yaml:"when"` // "outcome=approve" or "outcome=a|b": ask only then
 	Choices  []*Option `yaml:"choices"`
 	Skip     string    `yaml:"skip_if_known"` // a contact fact ("phone") that answers it already
+	Suggest  string    `yaml:"suggest"`       // a contact fact ("name") offered as a one-tap answer
+	Quick    []string  `yaml:"quick"`         // answers offered as buttons where there are buttons; typing still works
 
 	keyLines
 }

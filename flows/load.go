@@ -345,6 +345,14 @@ func (c *checker) questions(line int, where string, qs []*Question) {
 		if (q.Min != nil || q.Max != nil) && q.Type != TypeNumber && slices.Contains(questionTypes, q.Type) {
 			c.add(q.line, qw, "min and max apply to number questions only")
 		}
+		if q.Suggest != "" && q.Suggest != "name" {
+			c.add(q.at("suggest"), qw, "suggest can be name, not %q", q.Suggest)
+		}
+		for _, v := range q.Quick {
+			if _, problem := Validate(q, Input{Text: v}); problem != nil && q.Type != TypeChoice {
+				c.add(q.at("quick"), qw, "quick answer %q is not a valid answer (%s)", v, problem.Key)
+			}
+		}
 		if q.Skip != "" && q.Skip != "phone" && q.Skip != "name" {
 			c.add(q.line, qw, "skip_if_known can be phone or name, not %q", q.Skip)
 		}

@@ -258,26 +258,33 @@ func TestE2ERequestByButtons(t *testing.T) {
 	if len(menu.Buttons) == 0 {
 		t.Fatalf("the menu has no buttons: %+v", menu)
 	}
-	e.press(chat, "Request a ration kit", `What is your name\?`)
-	phoneQ := e.say(chat, "Ravi Kumar", `mobile number`)
+	nameQ := e.press(chat, "Request a ration kit", `What is your name\?`)
+	if len(nameQ.Buttons) == 0 {
+		t.Fatalf("the name question offers no button with the Telegram name: %+v", nameQ)
+	}
+	phoneQ := e.press(chat, nameQ.Buttons[0][0].Text, `mobile number`)
 	if len(phoneQ.Keyboard) == 0 || !phoneQ.Keyboard[0][0].RequestContact {
 		t.Fatalf("no share-my-number button: %+v", phoneQ)
 	}
-	e.next(chat, `Where should the kit reach`, func() { e.api.Contact(chat, "919812345679") })
+	placeQ := e.next(chat, `Where should the kit reach`, func() { e.api.Contact(chat, "919812345679") })
+	if len(placeQ.Keyboard) == 0 || !placeQ.Keyboard[0][0].RequestLocation {
+		t.Fatalf("no share-my-location button: %+v", placeQ)
+	}
 	e.next(chat, `How many families`, func() { e.api.Location(chat, 28.5355, 77.2732) })
-	e.say(chat, "1", `How many people`)
-	special := e.say(chat, "5", `Anything we should know`)
+	e.press(chat, "1", `How many people`)
+	special := e.press(chat, "5", `Anything we should know`)
 	e.press(chat, "Skip", `photo of the handwritten list`)
 	done := e.press(chat, "Skip", `Your request is R-\d+\.`)
 
 	id := cardRef.FindString(done.Text)
 	stage, f := e.card(id)
-	if stage != "validate" || f["phone"] != "9812345679" || f["address"] != "geo:28.535500,77.273200" || f["special"] != "" {
+	if stage != "validate" || f["name"] != nameQ.Buttons[0][0].Text || f["phone"] != "9812345679" || f["address"] != "geo:28.535500,77.273200" ||
+		f["families"] != "1" || f["people"] != "5" || f["special"] != "" {
 		t.Errorf("card %s in %s with %v", id, stage, f)
 	}
 	presses := e.api.Calls("answerCallbackQuery")
-	if len(presses) != 3 {
-		t.Errorf("%d callback queries answered; want 3", len(presses))
+	if len(presses) != 6 {
+		t.Errorf("%d callback queries answered; want 6 (menu, name, families, people, skip, skip)", len(presses))
 	}
 	eventually(t, 10*time.Second, "the pressed message edited", func() bool {
 		m, _ := e.api.Message(chat, special.MessageID)
@@ -302,7 +309,7 @@ func TestE2ERequestByButtons(t *testing.T) {
 	if stage2, f2 := e.card(id); stage2 != stage || !mapsEqual(f, f2) {
 		t.Errorf("a stale press changed the card: %v → %v", f, f2)
 	}
-	eventually(t, 10*time.Second, "the stale press answered", func() bool { return len(e.api.Calls("answerCallbackQuery")) == 4 })
+	eventually(t, 10*time.Second, "the stale press answered", func() bool { return len(e.api.Calls("answerCallbackQuery")) == 7 })
 }
 
 func mapsEqual(a, b map[string]string) bool {

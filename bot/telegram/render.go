@@ -24,6 +24,8 @@ const (
 	// ShareNumberLabel is the label of the reply-keyboard button that shares
 	// the person's phone number.
 	ShareNumberLabel = "📱 Share my number"
+	// ShareLocationLabel is the default label of the share-location button.
+	ShareLocationLabel = "📍 Share my location"
 
 	shortLabel = 15 // runes; choices this short go two to a row
 )
@@ -101,6 +103,8 @@ func renderMarkup(m bot.Outgoing) (any, error) {
 	switch {
 	case m.AskPhone:
 		return ShareNumberKeyboard(m.PhoneLabel, m.Choices), nil
+	case m.AskLocation:
+		return ShareLocationKeyboard(m.LocationLabel, m.Choices), nil
 	case len(m.Choices) > 0:
 		kb := InlineKeyboard(m.Choices)
 		return kb, nil
@@ -140,7 +144,22 @@ func ShareNumberKeyboard(share string, choices []bot.Choice) tgbotapi.ReplyKeybo
 	if share == "" {
 		share = ShareNumberLabel
 	}
-	rows := [][]tgbotapi.KeyboardButton{{tgbotapi.NewKeyboardButtonContact(share)}}
+	return replyKeyboard(tgbotapi.NewKeyboardButtonContact(share), choices)
+}
+
+// ShareLocationKeyboard is ShareNumberKeyboard for a place: its first
+// button shares the person's location (request_location).
+func ShareLocationKeyboard(share string, choices []bot.Choice) tgbotapi.ReplyKeyboardMarkup {
+	if share == "" {
+		share = ShareLocationLabel
+	}
+	return replyKeyboard(tgbotapi.NewKeyboardButtonLocation(share), choices)
+}
+
+// replyKeyboard puts first above the choices, which send their label as
+// text when pressed.
+func replyKeyboard(first tgbotapi.KeyboardButton, choices []bot.Choice) tgbotapi.ReplyKeyboardMarkup {
+	rows := [][]tgbotapi.KeyboardButton{{first}}
 	for _, c := range choices {
 		rows = append(rows, []tgbotapi.KeyboardButton{tgbotapi.NewKeyboardButton(label(c))})
 	}

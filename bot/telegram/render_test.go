@@ -181,3 +181,13 @@ func TestShareNumberLabelFollowsTheReader(t *testing.T) {
 		t.Errorf("default label = %q", got)
 	}
 }
+
+func TestShareLocationKeyboard(t *testing.T) {
+	kb := telegram.ShareLocationKeyboard("", []bot.Choice{{Data: "v1:skip", Label: "Skip"}})
+	if b := kb.Keyboard[0][0]; !b.RequestLocation || b.Text != telegram.ShareLocationLabel {
+		t.Errorf("first button = %+v", b)
+	}
+	if b := kb.Keyboard[1][0]; b.Text != "Skip" || b.RequestLocation || !kb.OneTimeKeyboard {
+		t.Errorf("choices below it: %+v", kb)
+	}
+}

@@ -662,8 +662,9 @@ func parseMarkup(raw string) (markup, *reply) {
 			URL          *string `json:"url"`
 		} `json:"inline_keyboard"`
 		Keyboard *[][]struct {
-			Text           string `json:"text"`
-			RequestContact bool   `json:"request_contact"`
+			Text            string `json:"text"`
+			RequestContact  bool   `json:"request_contact"`
+			RequestLocation bool   `json:"request_location"`
 		} `json:"keyboard"`
 		OneTime bool `json:"one_time_keyboard"`
 		Remove  bool `json:"remove_keyboard"`
@@ -704,7 +705,7 @@ func parseMarkup(raw string) (markup, *reply) {
 		for _, row := range *wire.Keyboard {
 			var out []Button
 			for _, b := range row {
-				out = append(out, Button{Text: b.Text, RequestContact: b.RequestContact})
+				out = append(out, Button{Text: b.Text, RequestContact: b.RequestContact, RequestLocation: b.RequestLocation})
 			}
 			m.keyboard = append(m.keyboard, out)
 		}

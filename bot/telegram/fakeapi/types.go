@@ -163,9 +163,10 @@ type WebhookInfo struct {
 
 // Button is one button of a keyboard the bot sent.
 type Button struct {
-	Text           string `json:"text"`
-	Data           string `json:"callback_data,omitempty"`   // inline keyboards
-	RequestContact bool   `json:"request_contact,omitempty"` // reply keyboards
+	Text            string `json:"text"`
+	Data            string `json:"callback_data,omitempty"`    // inline keyboards
+	RequestContact  bool   `json:"request_contact,omitempty"`  // reply keyboards
+	RequestLocation bool   `json:"request_location,omitempty"` // reply keyboards
 }
 
 // Sent is one message the bot sent, as the fake recorded it. For Message it
