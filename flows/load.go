@@ -349,7 +349,7 @@ func (c *checker) questions(line int, where string, qs []*Question) {
 			c.add(q.at("suggest"), qw, "suggest can be name, not %q", q.Suggest)
 		}
 		for _, v := range q.Quick {
-			if _, problem := Validate(q, Input{Text: v}); problem != nil && q.Type != TypeChoice {
+			if _, problem := Validate(q, Input{Text: v}); problem != nil && q.Type != TypeChoice && slices.Contains(questionTypes, q.Type) {
 				c.add(q.at("quick"), qw, "quick answer %q is not a valid answer (%s)", v, problem.Key)
 			}
 		}

@@ -76,15 +76,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return exitUsage
 	}
 	log := newLogger(cfg, stderr)
-	set, err := loadFlows(cfg.FlowsFile)
-	if err != nil {
-		fmt.Fprintf(stderr, "sewa: flows: %v\n", err)
-		return exitUsage
-	}
-	st, err := store.Open(ctx, cfg.DB)
-	if err != nil {
-		fmt.Fprintf(stderr, "sewa: %v\n", err)
-		return exitUsage
+	set, st, code := openFlowsAndStore(ctx, cfg, stderr)
+	if code != 0 {
+		return code
 	}
 	defer st.Close()
 
@@ -210,6 +204,22 @@ func newTelegram(ctx context.Context, cfg config, st *store.Store, log *slog.Log
 		}
 		wait = min(2*wait, 30*time.Second)
 	}
+}
+
+// openFlowsAndStore loads the flows and opens the database, or says why
+// not on stderr and returns the exit code.
+func openFlowsAndStore(ctx context.Context, cfg config, stderr io.Writer) (*flows.Set, *store.Store, int) {
+	set, err := loadFlows(cfg.FlowsFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "sewa: flows: %v\n", err)
+		return nil, nil, exitUsage
+	}
+	st, err := store.Open(ctx, cfg.DB)
+	if err != nil {
+		fmt.Fprintf(stderr, "sewa: %v\n", err)
+		return nil, nil, exitUsage
+	}
+	return set, st, 0
 }
 
 func loadFlows(path string) (*flows.Set, error) {

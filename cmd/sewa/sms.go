@@ -14,7 +14,6 @@ import (
 
 	"sewa/bot"
 	"sewa/flows"
-	"sewa/store"
 )
 
 // moneyOptions are the runtime's options for donations: the group on its
@@ -165,15 +164,9 @@ func smsImport(ctx context.Context, args []string, getenv func(string) string, s
 		return exitUsage
 	}
 	defer f.Close()
-	set, err := loadFlows(cfg.FlowsFile)
-	if err != nil {
-		fmt.Fprintf(stderr, "sewa: flows: %v\n", err)
-		return exitUsage
-	}
-	st, err := store.Open(ctx, cfg.DB)
-	if err != nil {
-		fmt.Fprintf(stderr, "sewa: %v\n", err)
-		return exitUsage
+	set, st, code := openFlowsAndStore(ctx, cfg, stderr)
+	if code != 0 {
+		return code
 	}
 	defer st.Close()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
