@@ -31,8 +31,11 @@ import (
 // runs out, all of them drain the outbox, and bank SMS posted to all three
 // at once make one donation card each. Afterwards every update was handled
 // once, every answer sent (twice at most for the one in flight when the
-// process died) and in order, no two processes polled at once, card and
-// receipt numbers have no gaps and no reminder was recorded twice.
+// process died) and in order, no two processes polled at once, and card
+// numbers have no gaps. Polling, only the lease holder handles updates, so
+// claims, receipts and reminders made by several processes at once are
+// TestSeveralProcessesShareTheWork's (webhook mode); the checks of them
+// here are a sanity check of an idle board.
 func TestSeveralProcessesOnePostgres(t *testing.T) {
 	if _, ok := pgtest.URL(t); !ok {
 		return
