@@ -99,7 +99,8 @@ func (r *Runtime) Instance() string { return r.instance }
 func (r *Runtime) shared() bool { return r.store.Postgres() }
 
 // heartbeat renews this process's lease until ctx ends, then gives up its
-// outbox claims and the lease, so the others need not wait for them.
+// outbox claims, the lease and the scheduler lease, so the others need not
+// wait for them.
 func (r *Runtime) heartbeat(ctx context.Context) {
 	name := processLease(r.instance)
 	t := time.NewTicker(processTTL / 4)
@@ -116,6 +117,9 @@ func (r *Runtime) heartbeat(ctx context.Context) {
 				r.log.Warn("release outbox claims", "err", err)
 			}
 			r.store.ReleaseLease(bg, name, r.instance)
+			// A clean stop hands the scheduler on at once rather than after
+			// its lease runs out.
+			r.store.ReleaseLease(bg, schedulerLease, r.instance)
 			return
 		case <-t.C:
 		}
