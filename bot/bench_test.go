@@ -29,6 +29,10 @@ type quietChannel struct{ bot.Channel }
 func (quietChannel) Name() string   { return console.Name }
 func (quietChannel) Caps() bot.Caps { return bot.Caps{} }
 
+// benchScript is what each chat of the inbound benchmarks types: the
+// request intake, one answer at a time.
+var benchScript = []string{"/request", "Asha", "9812345678", "Okhla", "1", "4", "skip", "skip"}
+
 // BenchmarkInbound measures one inbound text message → engine step →
 // committed transaction (inbound id, contact, session, card/event, outbox),
 // one transaction per message, on a real file with WAL and synchronous=FULL,
@@ -37,19 +41,9 @@ func (quietChannel) Caps() bot.Caps { return bot.Caps{} }
 func BenchmarkInbound(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "sewa.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	set, err := flows.Default(bot.ActionNames())
-	if err != nil {
-		b.Fatal(err)
-	}
-	rt := bot.New(st, set, bot.WithChannel(quietChannel{}), bot.WithClock(bot.NewFixedClock(time.Now())),
-		bot.WithLogger(slog.New(slog.DiscardHandler)))
+	_, rt := benchRuntime(b, bot.WithChannel(quietChannel{})) // money_test.go
 	// Each chat walks the request intake; 50 chats take turns.
-	script := []string{"/request", "Asha", "9812345678", "Okhla", "1", "4", "skip", "skip"}
+	script := benchScript
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := range b.N {
@@ -111,18 +105,8 @@ func rawInserts(b *testing.B, path string, n int) float64 {
 func BenchmarkInboundConcurrent(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "sewa.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	set, err := flows.Default(bot.ActionNames())
-	if err != nil {
-		b.Fatal(err)
-	}
-	rt := bot.New(st, set, bot.WithChannel(quietChannel{}), bot.WithClock(bot.NewFixedClock(time.Now())),
-		bot.WithLogger(slog.New(slog.DiscardHandler)))
-	script := []string{"/request", "Asha", "9812345678", "Okhla", "1", "4", "skip", "skip"}
+	_, rt := benchRuntime(b, bot.WithChannel(quietChannel{})) // money_test.go
+	script := benchScript
 	const chats = 50
 	lats := make([][]time.Duration, chats)
 	var wg sync.WaitGroup

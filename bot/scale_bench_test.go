@@ -74,7 +74,7 @@ func benchInbound(b *testing.B, set *flows.Set, dsn string, procs, chats int) {
 		rts = append(rts, bot.New(st, set, bot.WithChannel(benchQuiet{}), bot.WithClock(bot.NewFixedClock(time.Now())),
 			bot.WithLogger(slog.New(slog.DiscardHandler))))
 	}
-	script := []string{"/request", "Asha", "9812345678", "Okhla", "1", "4", "skip", "skip"}
+	script := benchScript
 	var next atomic.Int64
 	b.ResetTimer()
 	var wg sync.WaitGroup
