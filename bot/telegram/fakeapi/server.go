@@ -796,16 +796,21 @@ func (s *Server) caption(req *request) (string, *reply) {
 	return caption, nil
 }
 
+// mediaRequest checks what sendPhoto and sendDocument share: a chat that
+// can be written to, a caption within limits and a readable keyboard.
+func (s *Server) mediaRequest(req *request) (c *chat, id int64, caption string, mk markup, bad *reply) {
+	if c, id, bad = s.reachable(req); bad != nil {
+		return
+	}
+	if caption, bad = s.caption(req); bad != nil {
+		return
+	}
+	mk, bad = parseMarkup(req.params["reply_markup"])
+	return
+}
+
 func (s *Server) sendPhoto(req *request) reply {
-	c, id, bad := s.reachable(req)
-	if bad != nil {
-		return *bad
-	}
-	caption, bad := s.caption(req)
-	if bad != nil {
-		return *bad
-	}
-	mk, bad := parseMarkup(req.params["reply_markup"])
+	c, id, caption, mk, bad := s.mediaRequest(req)
 	if bad != nil {
 		return *bad
 	}
@@ -834,15 +839,7 @@ func (s *Server) sendPhoto(req *request) reply {
 }
 
 func (s *Server) sendDocument(req *request) reply {
-	c, id, bad := s.reachable(req)
-	if bad != nil {
-		return *bad
-	}
-	caption, bad := s.caption(req)
-	if bad != nil {
-		return *bad
-	}
-	mk, bad := parseMarkup(req.params["reply_markup"])
+	c, id, caption, mk, bad := s.mediaRequest(req)
 	if bad != nil {
 		return *bad
 	}
